@@ -1,0 +1,80 @@
+"""Connection ids, file locations and policy settings.
+
+Nothing here reads a connection or a Variable at import time: settings are built inside tasks
+(:func:`policy_from_env`) so DAG parsing stays free of I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from zairyu_sync.errors import ConfigError
+
+# Airflow connection ids (set as AIRFLOW_CONN_<ID> environment variables or in the metadata DB).
+ERP_CONN_ID = "erp_db"
+IMMIGRATION_API_CONN_ID = "immigration_api"
+WAREHOUSE_CONN_ID = "warehouse"
+SMTP_CONN_ID = "smtp_default"
+
+#: Environment variable holding the key for tokenising residence card numbers (keyed hash).
+PII_KEY_ENV = "ZAIRYU_PII_KEY"
+#: Environment variable naming the directory where runs keep their working files (Parquet, report).
+RUN_ROOT_ENV = "ZAIRYU_RUN_ROOT"
+#: Environment variable that overrides where ``sql/`` and ``expectations/`` are found.
+PROJECT_ROOT_ENV = "ZAIRYU_PROJECT_ROOT"
+
+
+def project_root() -> Path:
+    """The directory holding ``sql/``, ``expectations/`` and ``config/``."""
+    override = os.environ.get(PROJECT_ROOT_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2]
+
+
+def project_path(*parts: str) -> Path:
+    """A path below :func:`project_root`; raises :class:`ConfigError` when it does not exist."""
+    path = project_root().joinpath(*parts)
+    if not path.exists():
+        raise ConfigError(f"project file not found: {'/'.join(parts)} (root {project_root()})")
+    return path
+
+
+def run_root() -> Path:
+    """Where each run's working directory is created (default ``.demo/runs`` in the project)."""
+    return Path(os.environ.get(RUN_ROOT_ENV) or project_root() / ".demo" / "runs")
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """Thresholds that are company policy rather than law (contract.md section 4 defaults).
+
+    Each can be overridden by an environment variable ``ZAIRYU_<FIELD_NAME_UPPER>``.
+    """
+
+    expiry_horizon_days: int = 90
+    critical_window_days: int = 14
+    card_renewal_days: int = 60
+    pending_long_days: int = 90
+    hellowork_lookback_days: int = 365
+    hours_window_days: int = 7
+    weekly_hours_limit: float = 28.0
+    long_vacation_daily_limit: float = 8.0
+    hours_lookback_days: int = 90
+
+
+def policy_from_env(environ: dict[str, str] | None = None) -> PolicySettings:
+    """Build :class:`PolicySettings` from ``ZAIRYU_*`` environment variables over the defaults."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for field in fields(PolicySettings):
+        raw = env.get(f"ZAIRYU_{field.name.upper()}")
+        if raw is None or raw == "":
+            continue
+        try:
+            values[field.name] = float(raw) if field.type in ("float", float) else int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"ZAIRYU_{field.name.upper()} must be a number, got {raw!r}") from exc
+    return PolicySettings(**values)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ class ExtractError(ZairyuSyncError):
 
 
 class ValidationError(ZairyuSyncError):
-    """Validation could not run, or its accounting (extracted = valid + quarantined + ignored) broke."""
+    """Validation could not run, or extracted = valid + quarantined + ignored did not hold."""
 
 
 class ImmigrationApiError(ZairyuSyncError):

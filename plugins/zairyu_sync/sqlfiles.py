@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from sqlalchemy import TextClause, text
 
 from zairyu_sync.config import project_path
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sql(name: str) -> str:
     """Return the text of ``sql/<name>`` (for example ``"erp/extract_employees.sql"``)."""
     path = project_path("sql", name)
@@ -36,6 +36,8 @@ def split_statements(sql: str) -> list[str]:
                 statements.append(statement)
             current = []
     tail = "\n".join(current).strip()
-    if tail and not all(part.strip().startswith("--") for part in tail.splitlines() if part.strip()):
+    if tail and not all(
+        part.strip().startswith("--") for part in tail.splitlines() if part.strip()
+    ):
         statements.append(tail)
     return statements

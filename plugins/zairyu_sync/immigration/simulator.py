@@ -1,0 +1,607 @@
+"""A simulator of the ISA status API contract (``openapi.yaml``), served with FastAPI.
+
+It serves a seed dataset faithfully to the contract: client-credential login with expiring
+bearer tokens, the organization's listing with stable keyset paging and ``updated_since``, lookup
+by receipt number (including personally filed applications), contract-shaped error bodies, an
+optional rate limit (429 + ``Retry-After``) and a maintenance switch (503).
+
+The contract document is the repository file, served unchanged at ``/openapi.yaml`` and as JSON
+at ``/openapi.json``. FastAPI's own generated schema and docs pages are disabled so that there is
+a single source of truth.
+
+Run it in the foreground with::
+
+    python -m zairyu_sync.immigration.simulator --data seed.json --port 0 \
+        --client-id demo --client-secret s3cret --port-file .demo/simulator.port
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hmac
+import json
+import logging
+import math
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Annotated
+
+import uvicorn
+import yaml
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from zairyu_sync.errors import ConfigError
+from zairyu_sync.immigration.models import (
+    Application,
+    TokenRequest,
+    describe_validation_error,
+)
+
+log = logging.getLogger(__name__)
+
+#: The contract document, shipped inside the package next to this module.
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+#: Environment variable the CLI reads the client secret from when ``--client-secret`` is absent.
+CLIENT_SECRET_ENV = "ZAIRYU_SIMULATOR_CLIENT_SECRET"
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 100
+
+
+# --- dataset ----------------------------------------------------------------------------------
+
+
+class _Seed(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    organization_applications: list[Application]
+    personal_applications: list[Application]
+
+
+@dataclass(frozen=True)
+class SimulatorDataset:
+    """The applications the simulator serves.
+
+    Attributes:
+        organization_applications: filed through the organization's account; listed and
+            fetchable by receipt number.
+        personal_applications: filed by applicants themselves; fetchable by receipt number only.
+    """
+
+    organization_applications: tuple[Application, ...]
+    personal_applications: tuple[Application, ...] = ()
+    _by_receipt: dict[str, Application] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "organization_applications", tuple(self.organization_applications))
+        object.__setattr__(self, "personal_applications", tuple(self.personal_applications))
+        index: dict[str, Application] = {}
+        for application in (*self.organization_applications, *self.personal_applications):
+            if application.receipt_number in index:
+                raise ConfigError(
+                    f"simulator dataset: duplicate receipt number {application.receipt_number}"
+                )
+            index[application.receipt_number] = application
+        object.__setattr__(self, "_by_receipt", index)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SimulatorDataset:
+        """Build a dataset from the seed file format, validated against the contract models.
+
+        Args:
+            text: ``{"organization_applications": [...], "personal_applications": [...]}``.
+
+        Returns:
+            The dataset.
+
+        Raises:
+            ConfigError: the seed is not valid JSON, breaks the contract or repeats a receipt.
+        """
+        try:
+            seed = _Seed.model_validate_json(text)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"simulator dataset is invalid: {describe_validation_error(exc)}"
+            ) from exc
+        return cls(tuple(seed.organization_applications), tuple(seed.personal_applications))
+
+    def find(self, receipt_number: str) -> Application | None:
+        """The application with this receipt number, organization or personal."""
+        return self._by_receipt.get(receipt_number)
+
+    def listing(self) -> list[Application]:
+        """The organization's applications in the contract's order (updated_at, receipt)."""
+        return sorted(self.organization_applications, key=_sort_key)
+
+
+def load_dataset(path: str | os.PathLike[str]) -> SimulatorDataset:
+    """Read and validate a seed file (see :meth:`SimulatorDataset.from_json`).
+
+    Raises:
+        ConfigError: the file is missing or invalid.
+    """
+    seed_path = Path(path)
+    try:
+        text = seed_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read simulator dataset {seed_path.name}: {exc.strerror}"
+        ) from exc
+    dataset = SimulatorDataset.from_json(text)
+    log.info(
+        "simulator dataset loaded: %d organization and %d personal applications",
+        len(dataset.organization_applications),
+        len(dataset.personal_applications),
+    )
+    return dataset
+
+
+def _sort_key(application: Application) -> tuple[datetime, str]:
+    return application.updated_at, application.receipt_number
+
+
+# --- app state --------------------------------------------------------------------------------
+
+
+class SimulatorState:
+    """Mutable runtime state of one simulator app (``app.state.simulator``).
+
+    Attributes:
+        maintenance: when true every ``/v1`` request answers 503 (a maintenance window).
+        requests: number of ``/v1`` requests received, including rejected ones.
+    """
+
+    def __init__(
+        self,
+        *,
+        token_ttl_seconds: int,
+        rate_limit_per_second: float | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.maintenance = False
+        self.requests = 0
+        self._ttl = token_ttl_seconds
+        self._rate = rate_limit_per_second
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[str, float] = {}
+        self._bucket = max(1.0, rate_limit_per_second or 1.0)
+        self._bucket_at = clock()
+
+    def issue_token(self) -> str:
+        """A new random bearer token valid for the configured TTL."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            now = self._clock()
+            self._tokens = {key: exp for key, exp in self._tokens.items() if exp > now}
+            self._tokens[token] = now + self._ttl
+        return token
+
+    def token_valid(self, token: str) -> bool:
+        """Whether ``token`` was issued here and has not expired."""
+        with self._lock:
+            expires = self._tokens.get(token)
+            return expires is not None and expires > self._clock()
+
+    def take_rate_slot(self) -> float | None:
+        """Consume one request from the token bucket; seconds to wait when it is empty."""
+        if self._rate is None:
+            return None
+        with self._lock:
+            now = self._clock()
+            capacity = max(1.0, self._rate)
+            self._bucket = min(capacity, self._bucket + (now - self._bucket_at) * self._rate)
+            self._bucket_at = now
+            if self._bucket >= 1.0:
+                self._bucket -= 1.0
+                return None
+            return (1.0 - self._bucket) / self._rate
+
+
+def _error(
+    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status_code, headers=headers
+    )
+
+
+def _encode_cursor(application: Application) -> str:
+    raw = json.dumps([application.updated_at.isoformat(), application.receipt_number])
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(token: str) -> tuple[datetime, str] | None:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        updated_at, receipt = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        moment = datetime.fromisoformat(updated_at)
+    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        return None
+    if moment.tzinfo is None or not isinstance(receipt, str):
+        return None
+    return moment, receipt
+
+
+def _parse_instant(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def create_app(
+    dataset: SimulatorDataset,
+    *,
+    client_id: str,
+    client_secret: str,
+    token_ttl_seconds: int = 3600,
+    rate_limit_per_second: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """Build the simulator app serving ``dataset``.
+
+    Args:
+        dataset: the applications to serve.
+        client_id: the only accepted client id.
+        client_secret: its secret.
+        token_ttl_seconds: lifetime of issued bearer tokens.
+        rate_limit_per_second: when set, ``/v1`` requests beyond this rate (token bucket with a
+            burst of ``max(1, rate)``) get 429 with ``Retry-After``.
+        clock: monotonic clock in seconds (tests use a fake one to expire tokens).
+
+    Returns:
+        The FastAPI app; its :class:`SimulatorState` is ``app.state.simulator``.
+    """
+    if not client_id or not client_secret:
+        raise ConfigError("the simulator needs a client id and a client secret")
+    if token_ttl_seconds < 1:
+        raise ConfigError("token_ttl_seconds must be at least 1")
+    if rate_limit_per_second is not None and rate_limit_per_second <= 0:
+        raise ConfigError("rate_limit_per_second must be positive")
+
+    state = SimulatorState(
+        token_ttl_seconds=token_ttl_seconds,
+        rate_limit_per_second=rate_limit_per_second,
+        clock=clock,
+    )
+    listing = dataset.listing()
+    contract_yaml = OPENAPI_PATH.read_bytes()
+    contract_json = yaml.safe_load(contract_yaml)
+
+    app = FastAPI(
+        title="ISA status API simulator (zairyu-sync)",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.simulator = state
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error(404, "not_found", "no such resource")
+        if exc.status_code == 405:
+            return _error(405, "method_not_allowed", "method not allowed")
+        return _error(exc.status_code, "error", str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(item) for item in first.get("loc", ()) if item not in ("query",))
+        return _error(
+            400, "invalid_request", f"{where or 'request'}: {first.get('msg', 'invalid')}"
+        )
+
+    @app.middleware("http")
+    async def _gate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if not request.url.path.startswith("/v1/"):
+            return await call_next(request)
+        state.requests += 1
+        if state.maintenance:
+            return _error(
+                503, "maintenance", "the service is under maintenance", {"Retry-After": "1"}
+            )
+        wait = state.take_rate_slot()
+        if wait is not None:
+            return _error(
+                429,
+                "rate_limited",
+                "too many requests",
+                {"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        if request.url.path != "/v1/auth/token":
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not state.token_valid(token.strip()):
+                return _error(
+                    401,
+                    "invalid_token",
+                    "the access token is missing, invalid or expired",
+                    {"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)
+
+    @app.get("/openapi.yaml", include_in_schema=False)
+    async def openapi_yaml() -> Response:
+        return Response(contract_yaml, media_type="application/yaml")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(contract_json)
+
+    @app.post("/v1/auth/token")
+    async def issue_token(request: Request) -> JSONResponse:
+        try:
+            body = TokenRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return _error(400, "invalid_request", describe_validation_error(exc))
+        id_ok = hmac.compare_digest(body.client_id.encode(), client_id.encode())
+        secret_ok = hmac.compare_digest(body.client_secret.encode(), client_secret.encode())
+        if not (id_ok and secret_ok):
+            return _error(401, "invalid_client", "client authentication failed")
+        return JSONResponse(
+            {
+                "access_token": state.issue_token(),
+                "token_type": "Bearer",
+                "expires_in": token_ttl_seconds,
+            }
+        )
+
+    @app.get("/v1/applications")
+    async def list_applications(
+        updated_since: Annotated[str | None, Query()] = None,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+        page_token: Annotated[str | None, Query()] = None,
+    ) -> JSONResponse:
+        items: Iterable[Application] = listing
+        if updated_since is not None:
+            since = _parse_instant(updated_since)
+            if since is None:
+                return _error(
+                    400, "invalid_request", "updated_since: must be an RFC 3339 date-time"
+                )
+            items = (app_ for app_ in items if app_.updated_at >= since)
+        if page_token is not None:
+            cursor = _decode_cursor(page_token)
+            if cursor is None:
+                return _error(400, "invalid_request", "page_token: not a token of this API")
+            items = (app_ for app_ in items if _sort_key(app_) > cursor)
+        page: list[Application] = []
+        has_more = False
+        for application in items:
+            if len(page) == page_size:
+                has_more = True
+                break
+            page.append(application)
+        return JSONResponse(
+            {
+                "items": [application.model_dump(mode="json") for application in page],
+                "next_page_token": _encode_cursor(page[-1]) if has_more else None,
+            }
+        )
+
+    @app.get("/v1/applications/{receipt_number}")
+    async def get_application(receipt_number: str) -> JSONResponse:
+        application = dataset.find(receipt_number)
+        if application is None:
+            return _error(404, "not_found", "no application with this receipt number")
+        return JSONResponse(application.model_dump(mode="json"))
+
+    return app
+
+
+# --- running it -------------------------------------------------------------------------------
+
+
+class SimulatorServer:
+    """Runs the simulator with uvicorn in a background thread on a loopback port.
+
+    Example::
+
+        with SimulatorServer(dataset, client_id="id", client_secret="secret") as server:
+            client = HttpImmigrationClient(server.base_url, "id", "secret")
+
+    Args:
+        dataset: the applications to serve.
+        client_id: accepted client id.
+        client_secret: its secret.
+        host: interface to bind (loopback by default).
+        port: TCP port; 0 picks a free one.
+        token_ttl_seconds: see :func:`create_app`.
+        rate_limit_per_second: see :func:`create_app`.
+        startup_timeout: seconds to wait for the server to accept connections.
+    """
+
+    def __init__(
+        self,
+        dataset: SimulatorDataset,
+        *,
+        client_id: str,
+        client_secret: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token_ttl_seconds: int = 3600,
+        rate_limit_per_second: float | None = None,
+        startup_timeout: float = 10.0,
+    ) -> None:
+        self.app = create_app(
+            dataset,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_ttl_seconds=token_ttl_seconds,
+            rate_limit_per_second=rate_limit_per_second,
+        )
+        self.host = host
+        self._requested_port = port
+        self._startup_timeout = startup_timeout
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    @property
+    def state(self) -> SimulatorState:
+        """The app's runtime state (maintenance switch, request count)."""
+        state: SimulatorState = self.app.state.simulator
+        return state
+
+    @property
+    def port(self) -> int:
+        """The bound port (only while running)."""
+        if self._port is None:
+            raise RuntimeError("the simulator is not running")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running simulator."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        """Bind the port, start serving in a background thread and wait until ready."""
+        if self._thread is not None:
+            raise RuntimeError("the simulator is already running")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self._requested_port))
+        except OSError:
+            sock.close()
+            raise
+        self._port = int(sock.getsockname()[1])
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run,
+            kwargs={"sockets": [sock]},
+            name=f"isa-simulator-{self._port}",
+            daemon=True,
+        )
+        self._server, self._thread = server, thread
+        thread.start()
+        deadline = time.monotonic() + self._startup_timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                sock.close()
+                raise RuntimeError("the ISA simulator did not start")
+            time.sleep(0.01)
+        log.info("ISA simulator listening on %s", self.base_url)
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit and wait for the thread."""
+        server, thread = self._server, self._thread
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(timeout=10)
+            if thread.is_alive():
+                log.warning("ISA simulator thread did not stop within 10 s")
+        self._server = self._thread = None
+        self._port = None
+
+    def __enter__(self) -> SimulatorServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _write_port_file(path: Path, port: int) -> None:
+    """Write atomically, so a poller never reads a partial number."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(f"{port}\n", encoding="ascii")
+    partial.replace(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: serve a seed dataset in the foreground until SIGINT/SIGTERM.
+
+    Returns:
+        The process exit code (0 after a clean shutdown, 2 on a configuration error).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m zairyu_sync.immigration.simulator",
+        description="Serve the ISA status API contract from a seed dataset.",
+    )
+    parser.add_argument("--data", required=True, type=Path, help="seed JSON file")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument(
+        "--client-secret",
+        default=os.environ.get(CLIENT_SECRET_ENV),
+        help=f"default: ${CLIENT_SECRET_ENV}",
+    )
+    parser.add_argument("--token-ttl", type=int, default=3600, help="token lifetime, seconds")
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
+    parser.add_argument("--port-file", type=Path, help="write the bound port here when ready")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not args.client_secret:
+        parser.error(f"--client-secret (or ${CLIENT_SECRET_ENV}) is required")
+
+    try:
+        dataset = load_dataset(args.data)
+        server = SimulatorServer(
+            dataset,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            host=args.host,
+            port=args.port,
+            token_ttl_seconds=args.token_ttl,
+            rate_limit_per_second=args.rate_limit,
+        )
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with server:
+            if args.port_file is not None:
+                _write_port_file(args.port_file, server.port)
+            log.info("serving until interrupted")
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if args.port_file is not None:
+            args.port_file.unlink(missing_ok=True)
+    log.info("ISA simulator stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

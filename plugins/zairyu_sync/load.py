@@ -1,0 +1,487 @@
+"""The warehouse: schema migrations and the idempotent load of one reconciliation run.
+
+The same SQL (``sql/warehouse/``) runs on DuckDB and PostgreSQL. A load is one transaction:
+upsert the run row, stage the run's discrepancies and quarantine, upsert discrepancies by their
+stable id, resolve the open ones this run no longer reports, and replace the run's quarantine rows.
+Loading the same run key twice with the same input leaves the warehouse as one load did.
+
+Rows are staged with each database's bulk path (DuckDB scans the registered DataFrame, PostgreSQL
+uses ``COPY``) and with ``executemany`` on any other SQLAlchemy dialect.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool, StaticPool
+
+from zairyu_sync.config import project_path
+from zairyu_sync.errors import ConfigError, LoadError
+from zairyu_sync.pii import redact_card_numbers
+from zairyu_sync.sqlfiles import load_sql, split_statements, sql_text
+
+log = logging.getLogger(__name__)
+
+#: Columns of the ``discrepancies`` frame handed over by the reconcile stage.
+DISCREPANCY_COLUMNS = (
+    "discrepancy_id",
+    "employee_id",
+    "organization_id",
+    "compliance_owner",
+    "rule_code",
+    "severity",
+    "due_date",
+    "receipt_number",
+    "detail",
+)
+#: Columns of the ``quarantine`` frame handed over by the validate stage.
+QUARANTINE_COLUMNS = (
+    "source_table",
+    "row_number",
+    "employee_id",
+    "receipt_number",
+    "organization_id",
+    "compliance_owner",
+    "reason_codes",
+    "reasons",
+)
+#: Counts a :class:`RunRecord` carries into ``reconciliation_runs``.
+RUN_COUNT_NAMES = ("extracted", "ignored", "quarantined", "valid", "reconciled", "api_calls")
+
+_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_SECRET_IN_URL = re.compile(r"(//[^:/@]+:)[^@]*@")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the warehouse records about one run.
+
+    Attributes:
+        run_key: stable key ``<pipeline>/<as-of date>``; reruns of a date share it.
+        dag_run_id: Airflow's run id, for traceability.
+        logical_date: the run's logical date.
+        as_of: the date the rules were evaluated for.
+        started_at: when the run started (stored as naive UTC).
+        finished_at: when the run finished, or None.
+        status: the run's status, e.g. ``success``.
+        counts: ``extracted``, ``ignored``, ``quarantined``, ``valid``, ``reconciled``,
+            ``api_calls`` (missing names count as 0).
+        code_version: the package version that produced the run.
+    """
+
+    run_key: str
+    dag_run_id: str
+    logical_date: datetime | None
+    as_of: date
+    started_at: datetime | None
+    finished_at: datetime | None
+    status: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+    code_version: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a load changed.
+
+    All four values are read back from the warehouse after the load, so a rerun of the same run
+    key reports the same values as its first load.
+
+    Attributes:
+        new_ids: findings of this run that this run key first recorded.
+        still_open_count: discrepancies open in the warehouse after the load.
+        resolved_ids: findings this run key resolved (no longer reported).
+        reopened_ids: resolved findings this run key saw again and reopened.
+    """
+
+    new_ids: tuple[str, ...]
+    still_open_count: int
+    resolved_ids: tuple[str, ...]
+    reopened_ids: tuple[str, ...]
+
+
+def warehouse_engine(url: str) -> sa.Engine:
+    """Create a SQLAlchemy engine for the warehouse.
+
+    ``duckdb:///path`` opens a DuckDB file without pooling (the file is released after each use,
+    so other readers in the process are not blocked); ``duckdb:///:memory:`` keeps one shared
+    connection. ``postgresql://`` and ``postgres://`` use psycopg 3; query parameters such as
+    ``options=-csearch_path=...`` are passed through unchanged. Other URLs go to SQLAlchemy as is.
+
+    Args:
+        url: a SQLAlchemy URL.
+
+    Returns:
+        The engine (nothing is connected yet).
+
+    Raises:
+        ConfigError: the URL cannot be parsed.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"not a database URL: {_hide_password(url)}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "duckdb":
+        database = parsed.database or ":memory:"
+        if database == ":memory:":
+            return sa.create_engine(parsed, poolclass=StaticPool)
+        return sa.create_engine(parsed, poolclass=NullPool)
+    if backend in ("postgresql", "postgres"):
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    return sa.create_engine(parsed)
+
+
+def apply_migrations(engine: sa.Engine) -> list[str]:
+    """Apply the pending ``sql/warehouse/migrations/NNNN_*.sql`` files, then (re)create the views.
+
+    Each migration runs in its own transaction together with its ``schema_migrations`` row, so a
+    failing file leaves no half-applied version behind. Safe to call before every load.
+
+    Args:
+        engine: the warehouse engine.
+
+    Returns:
+        The versions applied by this call (empty when the schema was current).
+
+    Raises:
+        LoadError: a migration or view statement failed.
+    """
+    applied_now: list[str] = []
+    try:
+        done = _applied_versions(engine)
+        for version, name in _migration_files():
+            if version in done:
+                continue
+            with engine.begin() as conn:
+                for statement in split_statements(load_sql(f"warehouse/migrations/{name}")):
+                    conn.exec_driver_sql(statement)
+                conn.execute(
+                    sql_text("warehouse/load/record_migration.sql"),
+                    {"version": version, "applied_at": _utcnow()},
+                )
+            applied_now.append(version)
+            log.info("applied warehouse migration %s", name)
+        with engine.begin() as conn:
+            for name in _view_files():
+                for statement in split_statements(load_sql(f"warehouse/views/{name}")):
+                    conn.exec_driver_sql(statement)
+    except sa.exc.SQLAlchemyError as exc:
+        raise LoadError(f"warehouse migration failed: {_error_summary(exc)}") from exc
+    return applied_now
+
+
+def load_run(
+    engine: sa.Engine,
+    run: RunRecord,
+    discrepancies: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    *,
+    native: bool = True,
+) -> LoadResult:
+    """Load one run into the warehouse in a single transaction.
+
+    Args:
+        engine: the warehouse engine (migrations applied).
+        run: the run's record; its ``run_key`` identifies the load.
+        discrepancies: this run's findings (see :data:`DISCREPANCY_COLUMNS`).
+        quarantine: this run's quarantined rows (see :data:`QUARANTINE_COLUMNS`).
+        native: use the database's bulk path (DuckDB scan, PostgreSQL COPY) where there is one;
+            False forces ``executemany``.
+
+    Returns:
+        The :class:`LoadResult`; its counts are also written to the run's row.
+
+    Raises:
+        LoadError: the frames lack columns, a row breaks a constraint (e.g. a null or duplicate
+            ``discrepancy_id``) or the database failed; nothing of the load is kept.
+    """
+    findings = _normalise(discrepancies, DISCREPANCY_COLUMNS, "discrepancies")
+    rejects = _normalise(quarantine, QUARANTINE_COLUMNS, "quarantine")
+    now = _utcnow()
+    params = {"run_key": run.run_key, "as_of": run.as_of, "now": now}
+    try:
+        with engine.begin() as conn:
+            conn.execute(sql_text("warehouse/load/upsert_run.sql"), _run_row(run, findings))
+            _exec_file(conn, "warehouse/load/create_staging.sql")
+            _stage(conn, "discrepancies", findings, native=native)
+            _stage(conn, "quarantine", rejects, native=native)
+            refreshed = conn.execute(
+                sql_text("warehouse/load/refresh_seen_discrepancies.sql"), params
+            ).rowcount
+            inserted = conn.execute(
+                sql_text("warehouse/load/insert_new_discrepancies.sql"), params
+            ).rowcount
+            resolved = conn.execute(
+                sql_text("warehouse/load/resolve_missing_discrepancies.sql"), params
+            ).rowcount
+            conn.execute(sql_text("warehouse/load/delete_run_quarantine.sql"), params)
+            conn.execute(sql_text("warehouse/load/insert_run_quarantine.sql"), params)
+            result = _outcome(conn, run.run_key)
+            conn.execute(
+                sql_text("warehouse/load/update_run_findings.sql"),
+                {
+                    "run_key": run.run_key,
+                    "findings_new": len(result.new_ids),
+                    "findings_open": result.still_open_count,
+                    "findings_resolved": len(result.resolved_ids),
+                    "findings_reopened": len(result.reopened_ids),
+                },
+            )
+            _exec_file(conn, "warehouse/load/drop_staging.sql")
+    except sa.exc.SQLAlchemyError as exc:
+        raise LoadError(
+            f"loading run {run.run_key} failed and was rolled back: {_error_summary(exc)}"
+        ) from exc
+    except Exception as exc:  # duckdb raises its own errors from the DataFrame scan
+        if isinstance(exc, LoadError):
+            raise
+        raise LoadError(
+            f"loading run {run.run_key} failed and was rolled back: {type(exc).__name__}"
+        ) from exc
+    log.info(
+        "loaded run %s: %d findings (%d new, %d reopened, %d resolved; %d open), %d quarantined"
+        " rows; rows refreshed=%s inserted=%s resolved=%s",
+        run.run_key,
+        len(findings),
+        len(result.new_ids),
+        len(result.reopened_ids),
+        len(result.resolved_ids),
+        result.still_open_count,
+        len(rejects),
+        refreshed,
+        inserted,
+        resolved,
+    )
+    return result
+
+
+def new_findings(
+    engine: sa.Engine, run_key: str, severities: Sequence[str] = ("critical", "warning")
+) -> pd.DataFrame:
+    """The open discrepancies this run key first recorded, for alerting.
+
+    Args:
+        engine: the warehouse engine.
+        run_key: the run key.
+        severities: which severities to return.
+
+    Returns:
+        One row per finding with the :data:`DISCREPANCY_COLUMNS` plus ``first_seen_on``, ordered
+        by ``discrepancy_id``; ``due_date`` holds ``datetime.date`` values or None.
+
+    Raises:
+        LoadError: the query failed.
+    """
+    statement = sql_text("warehouse/load/select_new_findings.sql").bindparams(
+        sa.bindparam("severities", expanding=True)
+    )
+    columns = [*DISCREPANCY_COLUMNS, "first_seen_on"]
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                statement, {"run_key": run_key, "severities": list(severities)}
+            ).all()
+    except sa.exc.SQLAlchemyError as exc:
+        raise LoadError(f"reading new findings of {run_key} failed: {_error_summary(exc)}") from exc
+    records = [
+        {
+            **dict(zip(columns, row, strict=True)),
+            "due_date": _as_date(row[6]),
+            "first_seen_on": _as_date(row[9]),
+        }
+        for row in rows
+    ]
+    return pd.DataFrame.from_records(records, columns=columns).astype(
+        {"due_date": object, "first_seen_on": object}
+    )
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+
+def _migration_files() -> list[tuple[str, str]]:
+    directory = project_path("sql", "warehouse", "migrations")
+    found: list[tuple[str, str]] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _MIGRATION_FILE.match(path.name)
+        if match is None:
+            raise ConfigError(f"migration file name must be NNNN_name.sql: {path.name}")
+        found.append((match.group(1), path.name))
+    versions = [version for version, _ in found]
+    if len(set(versions)) != len(versions):
+        raise ConfigError(f"two migration files share a version: {versions}")
+    return found
+
+
+def _view_files() -> list[str]:
+    directory = project_path("sql", "warehouse", "views")
+    return sorted(path.name for path in directory.glob("*.sql"))
+
+
+def _applied_versions(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("schema_migrations"):
+            return set()
+        rows = conn.execute(sql_text("warehouse/load/select_applied_migrations.sql")).all()
+    return {str(row[0]) for row in rows}
+
+
+# --- load helpers -----------------------------------------------------------------------------
+
+
+def _normalise(frame: pd.DataFrame, columns: Sequence[str], name: str) -> pd.DataFrame:
+    """A copy with exactly ``columns``: text as ``str``/None, dates as ``date``/None, ints."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise LoadError(f"{name} frame lacks columns: {missing}")
+    data: dict[str, list[Any]] = {}
+    for column in columns:
+        values = frame[column].tolist()
+        if column == "due_date":
+            data[column] = [_as_date(value) for value in values]
+        elif column == "row_number":
+            data[column] = [None if _is_missing(value) else int(value) for value in values]
+        else:
+            data[column] = [None if _is_missing(value) else str(value) for value in values]
+    return pd.DataFrame(data, columns=list(columns), dtype=object)
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_date(value: object) -> date | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError as exc:
+            raise LoadError(f"not an ISO date: {value[:20]!r}") from exc
+    raise LoadError(f"not a date: {type(value).__name__}")
+
+
+def _run_row(run: RunRecord, findings: pd.DataFrame) -> dict[str, Any]:
+    unknown = sorted(set(run.counts) - set(RUN_COUNT_NAMES))
+    if unknown:
+        raise LoadError(f"unknown run counts: {unknown}")
+    return {
+        "run_key": run.run_key,
+        "dag_run_id": run.dag_run_id,
+        "logical_date": _naive_utc(run.logical_date),
+        "as_of_date": run.as_of,
+        "started_at": _naive_utc(run.started_at),
+        "finished_at": _naive_utc(run.finished_at),
+        "status": run.status,
+        **{name: int(run.counts.get(name, 0)) for name in RUN_COUNT_NAMES},
+        "findings_total": len(findings),
+        "code_version": run.code_version,
+    }
+
+
+def _stage(conn: sa.Connection, name: str, frame: pd.DataFrame, *, native: bool) -> None:
+    if frame.empty:
+        return
+    dialect = conn.dialect.name
+    if native and dialect == "duckdb":
+        _stage_duckdb(conn, name, frame)
+    elif native and dialect == "postgresql" and conn.dialect.driver == "psycopg":
+        _stage_postgres_copy(conn, name, frame)
+    else:
+        records = [
+            dict(zip(frame.columns, row, strict=True))
+            for row in frame.itertuples(index=False, name=None)
+        ]
+        conn.execute(sql_text(f"warehouse/load/insert_staging_{name}.sql"), records)
+
+
+def _stage_duckdb(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+    raw: Any = conn.connection.dbapi_connection
+    view = f"{name}_frame"
+    raw.register(view, frame)
+    try:
+        conn.exec_driver_sql(load_sql(f"warehouse/load/scan_staging_{name}.duckdb.sql"))
+    finally:
+        raw.unregister(view)
+
+
+def _stage_postgres_copy(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+    raw: Any = conn.connection.dbapi_connection
+    statement = load_sql(f"warehouse/load/copy_staging_{name}.postgresql.sql")
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in frame.itertuples(index=False, name=None):
+            copy.write_row(row)
+
+
+def _outcome(conn: sa.Connection, run_key: str) -> LoadResult:
+    rows = conn.execute(
+        sql_text("warehouse/load/select_run_outcome.sql"), {"run_key": run_key}
+    ).all()
+    new_ids: list[str] = []
+    resolved_ids: list[str] = []
+    reopened_ids: list[str] = []
+    for discrepancy_id, status, first_seen_run, resolved_run, reopened_run, in_run in rows:
+        if first_seen_run == run_key and in_run:
+            new_ids.append(str(discrepancy_id))
+        if resolved_run == run_key and status == "resolved":
+            resolved_ids.append(str(discrepancy_id))
+        if reopened_run == run_key and status == "open" and in_run:
+            reopened_ids.append(str(discrepancy_id))
+    open_count = conn.execute(sql_text("warehouse/load/count_open_discrepancies.sql")).scalar_one()
+    return LoadResult(
+        new_ids=tuple(new_ids),
+        still_open_count=int(open_count),
+        resolved_ids=tuple(resolved_ids),
+        reopened_ids=tuple(reopened_ids),
+    )
+
+
+def _exec_file(conn: sa.Connection, name: str) -> None:
+    for statement in split_statements(load_sql(name)):
+        conn.exec_driver_sql(statement)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _error_summary(exc: BaseException) -> str:
+    """The database's own message without the statement or its parameters (which may hold data)."""
+    original = getattr(exc, "orig", None) or exc
+    first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    return f"{type(original).__name__}: {redact_card_numbers(first_line[:300])}"
+
+
+def _hide_password(url: str) -> str:
+    return _SECRET_IN_URL.sub(r"\1***@", url)

@@ -1,0 +1,1 @@
+DELETE FROM quarantine WHERE run_key = :run_key

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS staging_discrepancies;
+
+DROP TABLE IF EXISTS staging_quarantine;

@@ -1,0 +1,7 @@
+INSERT INTO staging_quarantine (
+    source_table, row_number, employee_id, receipt_number, organization_id, compliance_owner,
+    reason_codes, reasons
+) VALUES (
+    :source_table, :row_number, :employee_id, :receipt_number, :organization_id, :compliance_owner,
+    :reason_codes, :reasons
+)

@@ -1,0 +1,228 @@
+"""End to end: the DAG runs with ``dag.test()`` against real local components.
+
+A small generated ERP in SQLite, the ISA simulator over HTTP on loopback, a DuckDB warehouse and a
+real SMTP server; the test asserts that seeded situations land in the warehouse, that the counts add
+up, and that a rerun of the same date duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from zairyu_sync.erp_sample import (
+    SampleErp,
+    expected_situations,
+    generate_sample,
+    write_erp,
+    write_isa_seed,
+)
+from zairyu_sync.immigration.simulator import SimulatorServer, load_dataset
+from zairyu_sync.mailbox import LocalMailServer
+
+pytestmark = pytest.mark.dags
+
+AS_OF = date(2026, 11, 25)
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+REQUIRED_RULES = (
+    "STATUS_EXPIRED",
+    "SPECIAL_PERIOD",
+    "EXPIRY_APPROACHING",
+    "WORK_NOT_PERMITTED",
+    "APPLICATION_DENIED",
+    "STATUS_MISMATCH",
+    "EXPIRY_MISMATCH",
+    "APPLICATION_NOT_FOUND",
+    "DATA_QUALITY",
+)
+
+
+@pytest.fixture(scope="module")
+def airflow_db() -> None:
+    """Create the Airflow metadata DB of the test home (see tests/conftest.py)."""
+    airflow = Path(sys.executable).with_name("airflow")
+    completed = subprocess.run(  # noqa: S603
+        [str(airflow), "db", "migrate"], env=dict(os.environ), capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """Sample ERP + simulator + SMTP server, shared by the runs of this module."""
+    root = tmp_path_factory.mktemp("e2e")
+    sample = generate_sample(150, as_of=AS_OF, seed=11)
+    erp = root / "erp.sqlite"
+    engine = sa.create_engine(f"sqlite:///{erp}")
+    write_erp(sample, engine)
+    engine.dispose()
+    write_isa_seed(sample, root / "isa_seed.json")
+    with (
+        SimulatorServer(
+            load_dataset(root / "isa_seed.json"), client_id="e2e", client_secret="e2e-secret"
+        ) as simulator,
+        LocalMailServer(root / "mail") as mail,
+    ):
+        yield {
+            "root": root,
+            "sample": sample,
+            "erp": erp,
+            "warehouse": root / "warehouse.duckdb",
+            "simulator": simulator,
+            "mail": mail,
+        }
+
+
+@pytest.fixture
+def connections(world: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = world["root"]
+    assert isinstance(root, Path)
+    simulator = world["simulator"]
+    mail = world["mail"]
+    assert isinstance(simulator, SimulatorServer) and isinstance(mail, LocalMailServer)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ERP_DB", json.dumps({"conn_type": "sqlite", "host": str(world["erp"])})
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WAREHOUSE",
+        json.dumps({"conn_type": "duckdb", "host": str(world["warehouse"])}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_IMMIGRATION_API",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": simulator.base_url,
+                "login": "e2e",
+                "password": "e2e-secret",
+                "extra": {"page_size": 25},
+            }
+        ),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": mail.port,
+                "extra": {"disable_tls": True, "disable_ssl": True},
+            }
+        ),
+    )
+    monkeypatch.setenv("ZAIRYU_RUN_ROOT", str(root / "runs"))
+    monkeypatch.setenv("ZAIRYU_FALLBACK_OWNER", "fallback@example.co.jp")
+
+
+def _run_dag() -> str:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_DIR / "residence_status_reconciliation.py"))
+    dag = bag.dags["residence_status_reconciliation"]
+    dag_run = dag.test(logical_date=datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC))
+    return str(dag_run.state)
+
+
+def _warehouse_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(f"duckdb:///{path}")
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(sql).all()]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.usefixtures("airflow_db", "connections")
+def test_dag_run_lands_seeded_discrepancies_and_counts_add_up(world: dict[str, object]) -> None:
+    warehouse = world["warehouse"]
+    mail = world["mail"]
+    assert isinstance(warehouse, Path) and isinstance(mail, LocalMailServer)
+
+    assert _run_dag() == "success"
+
+    found = _warehouse_rows(
+        warehouse, "SELECT rule_code, employee_id FROM discrepancies WHERE status = 'open'"
+    )
+    found_by_rule: dict[str, set[str]] = {}
+    for rule_code, employee_id in found:
+        found_by_rule.setdefault(str(rule_code), set()).add(str(employee_id))
+    expected = expected_situations(world["sample"])  # type: ignore[arg-type]
+    for rule in REQUIRED_RULES:
+        seeded = expected.get(rule, set())
+        assert seeded, f"the sample seeds no {rule} case"
+        missing = seeded - found_by_rule.get(rule, set())
+        assert not missing, (
+            f"{rule}: seeded employees not found in the warehouse: {sorted(missing)}"
+        )
+
+    ((extracted, ignored, quarantined, valid, reconciled),) = _warehouse_rows(
+        warehouse,
+        "SELECT extracted, ignored, quarantined, valid, reconciled FROM reconciliation_runs "
+        "WHERE run_key = 'residence_status_reconciliation/2026-11-25'",
+    )
+    assert extracted == ignored + quarantined + valid
+    assert reconciled == valid
+    assert quarantined > 0 and ignored > 0
+    (quarantine_employees,) = _warehouse_rows(
+        warehouse,
+        "SELECT count(DISTINCT row_number) FROM quarantine WHERE source_table = 'employees'",
+    )[0]
+    assert quarantine_employees == quarantined
+
+    owners = {
+        str(owner)
+        for (owner,) in _warehouse_rows(
+            warehouse,
+            "SELECT DISTINCT compliance_owner FROM discrepancies "
+            "WHERE severity IN ('critical', 'warning') AND compliance_owner IS NOT NULL",
+        )
+    }
+    recipients = {rcpt for message in mail.received for rcpt in message.rcpt_tos}
+    assert owners <= recipients
+    assert len(mail.received) == len(recipients), "one digest per owner"
+    for message in mail.received:
+        text = message.raw.decode("utf-8", errors="replace")
+        sample = world["sample"]
+        assert isinstance(sample, SampleErp)
+        for card in _card_numbers(sample):
+            assert card not in text, "an unmasked residence card number reached an e-mail"
+
+
+def _card_numbers(sample: SampleErp) -> set[str]:
+    cards = {
+        str(row["card_no"]) for row in sample.tables["hr_residence_card"] if row.get("card_no")
+    }
+    assert cards, "the sample holds card numbers"
+    return cards
+
+
+@pytest.mark.usefixtures("airflow_db", "connections")
+def test_rerun_of_the_same_date_duplicates_nothing(world: dict[str, object]) -> None:
+    warehouse = world["warehouse"]
+    mail = world["mail"]
+    assert isinstance(warehouse, Path) and isinstance(mail, LocalMailServer)
+    before = _warehouse_rows(
+        warehouse,
+        "SELECT discrepancy_id, status, first_seen_run FROM discrepancies ORDER BY discrepancy_id",
+    )
+    runs_before = _warehouse_rows(warehouse, "SELECT count(*) FROM reconciliation_runs")
+    mails_before = len(mail.received)
+    assert before, "the first test's run must have loaded findings"
+
+    assert _run_dag() == "success"
+
+    after = _warehouse_rows(
+        warehouse,
+        "SELECT discrepancy_id, status, first_seen_run FROM discrepancies ORDER BY discrepancy_id",
+    )
+    assert after == before
+    assert _warehouse_rows(warehouse, "SELECT count(*) FROM reconciliation_runs") == runs_before
+    assert len(mail.received) == mails_before, "a rerun must not send the same alert twice"

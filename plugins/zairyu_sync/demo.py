@@ -206,10 +206,9 @@ def format_summary(run_dir: Path, paths: DemoPaths, *, mail_count: int | None) -
         f"  report     {run_dir / 'report.html'}",
     ]
     if mail_count is not None:
-        lines.append(
-            f"  mail       {mail_count} message(s) received by the local SMTP server, "
-            f"saved in {paths.mail}"
-        )
+        note = "" if mail_count else " (nothing new: these alerts were already delivered)"
+        lines.append(f"  mail       {mail_count} new message(s) via the local SMTP server{note}")
+        lines.append(f"             saved in {paths.mail}")
     lines.append("")
     return "\n".join(lines)
 
@@ -225,8 +224,6 @@ def run_demo(*, employees: int = 2000, as_of: date | None = None, seed: int = 7)
     log.info("sample ERP written: %s", written)
     secret = secrets.token_urlsafe(16)
     dataset = load_dataset(paths.isa_seed)
-    for stale in paths.mail.glob("*.eml"):
-        stale.unlink()
     with (
         SimulatorServer(dataset, client_id=DEMO_CLIENT_ID, client_secret=secret) as simulator,
         LocalMailServer(paths.mail) as mail,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -49,7 +50,8 @@ class _Handler:
             number = len(self.received)
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            (self.directory / f"{number:04d}.eml").write_bytes(mail.raw)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            (self.directory / f"{stamp}-{number:04d}.eml").write_bytes(mail.raw)
         return "250 Message accepted for delivery"
 
 
@@ -57,7 +59,7 @@ class LocalMailServer:
     """Run an SMTP server on ``127.0.0.1`` in a background thread.
 
     Args:
-        directory: where to save each message as ``NNNN.eml`` (None keeps them in memory only).
+        directory: where to save each message as ``<UTC time>-NNNN.eml`` (None: memory only).
         port: the port; 0 picks a free one.
     """
 

@@ -311,6 +311,7 @@ def test_airflow_connection_transport_delivers_through_smtp_hook(
     assert envelope.message["Subject"] == digests[0].subject
     assert envelope.message["X-Zairyu-Alert-Id"] == digests[0].alert_id
     assert "在留期間の超過" in body(envelope.message, "html")
+    assert "在留期間の超過" in body(envelope.message, "plain")
 
 
 def test_airflow_connection_transport_wraps_failures(

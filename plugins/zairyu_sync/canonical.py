@@ -90,6 +90,30 @@ DISCREPANCY_COLUMNS: Final = (
     "detail",
 )
 
+#: The discrepancies frame passed from reconcile to load and alert (contract §5 plus keys).
+FINDING_COLUMNS: Final = (
+    "discrepancy_id",
+    "employee_id",
+    "organization_id",
+    "compliance_owner",
+    "rule_code",
+    "severity",
+    "due_date",
+    "receipt_number",
+    "detail",
+)
+#: The quarantine frame: one row per input row that failed validation; no PII in ``reasons``.
+QUARANTINE_COLUMNS: Final = (
+    "source_table",
+    "row_number",
+    "employee_id",
+    "receipt_number",
+    "organization_id",
+    "compliance_owner",
+    "reason_codes",
+    "reasons",
+)
+
 JAPANESE_NATIONALITY: Final = "JPN"
 EMPLOYMENT_STATUSES: Final = ("active", "on_leave", "terminated")
 OUTSIDE_STATUS_PERMISSIONS: Final = ("none", "comprehensive", "individual")

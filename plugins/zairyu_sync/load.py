@@ -22,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, StaticPool
 
+from zairyu_sync.canonical import FINDING_COLUMNS, QUARANTINE_COLUMNS
 from zairyu_sync.config import project_path
 from zairyu_sync.errors import ConfigError, LoadError
 from zairyu_sync.pii import redact_card_numbers
@@ -29,29 +30,6 @@ from zairyu_sync.sqlfiles import load_sql, split_statements, sql_text
 
 log = logging.getLogger(__name__)
 
-#: Columns of the ``discrepancies`` frame handed over by the reconcile stage.
-DISCREPANCY_COLUMNS = (
-    "discrepancy_id",
-    "employee_id",
-    "organization_id",
-    "compliance_owner",
-    "rule_code",
-    "severity",
-    "due_date",
-    "receipt_number",
-    "detail",
-)
-#: Columns of the ``quarantine`` frame handed over by the validate stage.
-QUARANTINE_COLUMNS = (
-    "source_table",
-    "row_number",
-    "employee_id",
-    "receipt_number",
-    "organization_id",
-    "compliance_owner",
-    "reason_codes",
-    "reasons",
-)
 #: Counts a :class:`RunRecord` carries into ``reconciliation_runs``.
 RUN_COUNT_NAMES = ("extracted", "ignored", "quarantined", "valid", "reconciled", "api_calls")
 
@@ -193,7 +171,7 @@ def load_run(
     Args:
         engine: the warehouse engine (migrations applied).
         run: the run's record; its ``run_key`` identifies the load.
-        discrepancies: this run's findings (see :data:`DISCREPANCY_COLUMNS`).
+        discrepancies: this run's findings (see :data:`FINDING_COLUMNS`).
         quarantine: this run's quarantined rows (see :data:`QUARANTINE_COLUMNS`).
         native: use the database's bulk path (DuckDB scan, PostgreSQL COPY) where there is one;
             False forces ``executemany``.
@@ -205,7 +183,7 @@ def load_run(
         LoadError: the frames lack columns, a row breaks a constraint (e.g. a null or duplicate
             ``discrepancy_id``) or the database failed; nothing of the load is kept.
     """
-    findings = _normalise(discrepancies, DISCREPANCY_COLUMNS, "discrepancies")
+    findings = _normalise(discrepancies, FINDING_COLUMNS, "discrepancies")
     rejects = _normalise(quarantine, QUARANTINE_COLUMNS, "quarantine")
     now = _utcnow()
     params = {"run_key": run.run_key, "as_of": run.as_of, "now": now}
@@ -276,7 +254,7 @@ def new_findings(
         severities: which severities to return.
 
     Returns:
-        One row per finding with the :data:`DISCREPANCY_COLUMNS` plus ``first_seen_on``, ordered
+        One row per finding with the :data:`FINDING_COLUMNS` plus ``first_seen_on``, ordered
         by ``discrepancy_id``; ``due_date`` holds ``datetime.date`` values or None.
 
     Raises:
@@ -285,7 +263,7 @@ def new_findings(
     statement = sql_text("warehouse/load/select_new_findings.sql").bindparams(
         sa.bindparam("severities", expanding=True)
     )
-    columns = [*DISCREPANCY_COLUMNS, "first_seen_on"]
+    columns = [*FINDING_COLUMNS, "first_seen_on"]
     try:
         with engine.connect() as conn:
             rows = conn.execute(

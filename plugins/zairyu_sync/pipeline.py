@@ -70,17 +70,16 @@ def run_validate(ctx: RunContext) -> dict[str, Any]:
     return {"run_key": ctx.run_key, **summary}
 
 
+def _erp_receipt_numbers(ctx: RunContext) -> list[str]:
+    """Every receipt number of the raw ERP extract, trimmed, including rows validation set aside."""
+    applications = read_frame(ctx.path("applications_raw"))
+    values = (str(value).strip() for value in applications["receipt_number"].dropna())
+    return sorted({value for value in values if value})
+
+
 def run_isa_sync(ctx: RunContext, source: ImmigrationStatusSource) -> dict[str, Any]:
     """Fetch the ISA statuses of the organization and of every ERP receipt number."""
-    applications = read_frame(ctx.path("applications_raw"))
-    receipts = sorted(
-        {
-            str(value).strip()
-            for value in applications["receipt_number"].dropna()
-            if str(value).strip()
-        }
-    )
-    isa = fetch_isa_applications(source, receipts)
+    isa = fetch_isa_applications(source, _erp_receipt_numbers(ctx))
     api_calls = int(isa.attrs.get("api_calls", 0))
     isa.attrs = {}
     write_frame(isa, ctx.path("isa_applications"))
@@ -98,6 +97,7 @@ def run_reconcile(ctx: RunContext, policy: PolicySettings) -> dict[str, Any]:
         as_of=ctx.as_of,
         policy=policy,
         timesheets=read_frame(ctx.path("timesheets")),
+        erp_receipt_numbers=_erp_receipt_numbers(ctx),
     )
     write_frame(result.discrepancies, ctx.path("discrepancies"))
     by_rule = result.counts_by_rule_and_severity()

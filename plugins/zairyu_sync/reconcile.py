@@ -21,9 +21,10 @@ Details are English, and carry no names or birth dates; card numbers are masked.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -35,12 +36,14 @@ from zairyu_sync.canonical import (
     EMPLOYEE_BOOL_COLUMNS,
     EMPLOYEE_COLUMNS,
     EMPLOYEE_DATE_COLUMNS,
+    FINDING_COLUMNS,
     ISA_APPLICATION_COLUMNS,
     ISA_APPLICATION_DATE_COLUMNS,
     ISA_PENDING,
     ISA_PERMITTED,
     NO_FIXED_PERIOD,
     NO_RESIDENCE_CARD,
+    QUARANTINE_COLUMNS,
     TIED_TO_DESIGNATED_ORGANIZATION,
     WORK_NOT_PERMITTED_WITHOUT_PERMISSION,
 )
@@ -48,21 +51,9 @@ from zairyu_sync.config import PolicySettings
 from zairyu_sync.errors import InputError, ReconcileError
 from zairyu_sync.pii import mask_card_number, redact_card_numbers
 from zairyu_sync.rules import Rule, RuleCatalog, load_catalog
-from zairyu_sync.validate import QUARANTINE_COLUMNS
 
 log = logging.getLogger(__name__)
 
-RESULT_COLUMNS = (
-    "discrepancy_id",
-    "employee_id",
-    "organization_id",
-    "compliance_owner",
-    "rule_code",
-    "severity",
-    "due_date",
-    "receipt_number",
-    "detail",
-)
 _FINDING_COLUMNS = ("employee_id", "receipt_number", "due_date", "detail")
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 _EXTENSION_TYPES = ("extension", "change")
@@ -75,7 +66,7 @@ class ReconciliationResult:
     """The findings of one reconciliation.
 
     Attributes:
-        discrepancies: one row per finding, columns :data:`RESULT_COLUMNS`, sorted by severity,
+        discrepancies: one row per finding, columns :data:`FINDING_COLUMNS`, sorted by severity,
             rule code, employee id, receipt number.
         as_of: the date the rules were evaluated for.
         unimplemented_codes: catalog codes that have no evaluator (they produced nothing).
@@ -151,6 +142,7 @@ def reconcile(
     policy: PolicySettings | None = None,
     timesheets: pd.DataFrame | None = None,
     catalog: RuleCatalog | None = None,
+    erp_receipt_numbers: Iterable[str] = (),
 ) -> ReconciliationResult:
     """Evaluate every catalog rule in force on ``as_of``.
 
@@ -165,6 +157,9 @@ def reconcile(
         policy: thresholds; defaults to :class:`PolicySettings` defaults.
         timesheets: valid timesheets (for HOURS_LIMIT_EXCEEDED).
         catalog: the rule catalog; defaults to the packaged one.
+        erp_receipt_numbers: every receipt number the ERP holds, including those of rows
+            validation set aside (applications of quarantined or ignored employees), so that
+            APPLICATION_UNTRACKED fires only for applications the ERP really lacks.
 
     Returns:
         The findings.
@@ -184,6 +179,9 @@ def reconcile(
     inputs = _prepare(
         employees, applications, isa_applications, quarantine, timesheets, as_of, policy
     )
+    known = frozenset(str(number).strip() for number in erp_receipt_numbers if number)
+    if known:
+        inputs = dataclasses.replace(inputs, erp_receipts=inputs.erp_receipts | known)
     frames = []
     for rule in catalog.rules:
         if rule.code not in EVALUATORS or not rule.applies_on(as_of):
@@ -434,12 +432,12 @@ def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame
     )
     out["discrepancy_id"] = [hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] for key in keys]
     out["detail"] = out["detail"].astype(str).map(redact_card_numbers)
-    return out[list(RESULT_COLUMNS)]
+    return out[list(FINDING_COLUMNS)]
 
 
 def _assemble(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
-        empty = pd.DataFrame({column: pd.Series(dtype=object) for column in RESULT_COLUMNS})
+        empty = pd.DataFrame({column: pd.Series(dtype=object) for column in FINDING_COLUMNS})
         empty["due_date"] = pd.Series(dtype="datetime64[ns]")
         return empty
     result = pd.concat(frames, ignore_index=True)
@@ -452,7 +450,7 @@ def _assemble(frames: list[pd.DataFrame]) -> pd.DataFrame:
         na_position="last",
         kind="stable",
     ).drop(columns="_rank")
-    for column in RESULT_COLUMNS:
+    for column in FINDING_COLUMNS:
         if column != "due_date":
             result[column] = result[column].astype(object).where(result[column].notna(), None)
     return result.reset_index(drop=True)

@@ -46,6 +46,7 @@ from zairyu_sync.canonical import (
     EMPLOYEE_COLUMNS,
     EMPLOYEE_DATE_COLUMNS,
     JAPANESE_NATIONALITY,
+    QUARANTINE_COLUMNS,
     TIMESHEET_COLUMNS,
 )
 from zairyu_sync.config import project_path
@@ -57,16 +58,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCE_TABLES = ("employees", "applications", "timesheets")
-QUARANTINE_COLUMNS = (
-    "source_table",
-    "row_number",
-    "employee_id",
-    "receipt_number",
-    "organization_id",
-    "compliance_owner",
-    "reason_codes",
-    "reasons",
-)
 #: Column added to every frame before validation; GX reports failing rows by it.
 ROW_NUMBER = "row_number"
 

@@ -7,6 +7,8 @@ up, and that a rerun of the same date duplicates nothing.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import subprocess
@@ -140,13 +142,48 @@ def _warehouse_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
         engine.dispose()
 
 
+def _personal_data(sample: SampleErp) -> set[str]:
+    """Card numbers, full names and birth dates of the sample: none may leak unmasked."""
+    values = _card_numbers(sample)
+    for row in sample.tables["hr_employee"]:
+        if row.get("family_name") and row.get("given_name"):
+            values.add(f"{row['family_name']} {row['given_name']}")
+        if row.get("birth_date"):
+            values.add(str(row["birth_date"]))
+    return values
+
+
+def _xcom_values() -> list[str]:
+    """Every XCom value stored in the test Airflow home's metadata DB."""
+    engine = sa.create_engine(f"sqlite:///{os.environ['AIRFLOW_HOME']}/airflow.db")
+    try:
+        with engine.connect() as conn:
+            return [str(value) for (value,) in conn.exec_driver_sql("SELECT value FROM xcom")]
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.usefixtures("airflow_db", "connections")
-def test_dag_run_lands_seeded_discrepancies_and_counts_add_up(world: dict[str, object]) -> None:
+def test_dag_run_lands_seeded_discrepancies_and_counts_add_up(
+    world: dict[str, object], capfd: pytest.CaptureFixture[str]
+) -> None:
     warehouse = world["warehouse"]
     mail = world["mail"]
+    sample = world["sample"]
     assert isinstance(warehouse, Path) and isinstance(mail, LocalMailServer)
+    assert isinstance(sample, SampleErp)
 
     assert _run_dag() == "success"
+
+    logs = capfd.readouterr()
+    assert "residence_status_reconciliation" in logs.out + logs.err, "task logs were captured"
+    xcoms = _xcom_values()
+    assert len(xcoms) >= 7, "every task returned a summary through XCom"
+    surfaces = {"logs": logs.out + logs.err, "xcom": "\n".join(xcoms)}
+    secrets = _personal_data(sample)
+    for surface, text in surfaces.items():
+        leaked = sorted(value for value in secrets if value in text)
+        assert not leaked, f"personal data in {surface}: {len(leaked)} value(s)"
 
     found = _warehouse_rows(
         warehouse, "SELECT rule_code, employee_id FROM discrepancies WHERE status = 'open'"
@@ -154,7 +191,7 @@ def test_dag_run_lands_seeded_discrepancies_and_counts_add_up(world: dict[str, o
     found_by_rule: dict[str, set[str]] = {}
     for rule_code, employee_id in found:
         found_by_rule.setdefault(str(rule_code), set()).add(str(employee_id))
-    expected = expected_situations(world["sample"])  # type: ignore[arg-type]
+    expected = expected_situations(sample)
     for rule in REQUIRED_RULES:
         seeded = expected.get(rule, set())
         assert seeded, f"the sample seeds no {rule} case"
@@ -189,11 +226,11 @@ def test_dag_run_lands_seeded_discrepancies_and_counts_add_up(world: dict[str, o
     assert owners <= recipients
     assert len(mail.received) == len(recipients), "one digest per owner"
     for message in mail.received:
-        text = message.raw.decode("utf-8", errors="replace")
-        sample = world["sample"]
-        assert isinstance(sample, SampleErp)
-        for card in _card_numbers(sample):
-            assert card not in text, "an unmasked residence card number reached an e-mail"
+        parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
+        parts = [part for part in parsed.walk() if part.get_content_maintype() == "text"]
+        text = "\n".join(str(part.get_content()) for part in parts)
+        assert "E1" in text, "the decoded body lists employee ids"
+        assert not [value for value in secrets if value in text], "personal data in an e-mail"
 
 
 def _card_numbers(sample: SampleErp) -> set[str]:

@@ -12,10 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from zairyu_sync import load as load_module
+from zairyu_sync.canonical import FINDING_COLUMNS, QUARANTINE_COLUMNS
 from zairyu_sync.errors import LoadError
 from zairyu_sync.load import (
-    DISCREPANCY_COLUMNS,
-    QUARANTINE_COLUMNS,
     LoadResult,
     RunRecord,
     apply_migrations,
@@ -86,7 +85,7 @@ def finding(
 
 
 def findings(*rows: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame(list(rows), columns=list(DISCREPANCY_COLUMNS))
+    return pd.DataFrame(list(rows), columns=list(FINDING_COLUMNS))
 
 
 def quarantine(*row_numbers: int, source_table: str = "employees") -> pd.DataFrame:
@@ -406,7 +405,7 @@ def test_new_findings_are_the_open_ones_first_recorded_by_the_run(warehouse: sa.
     frame = new_findings(warehouse, run2.run_key)
 
     assert list(frame["discrepancy_id"]) == ["b", "d"]
-    assert list(frame.columns) == [*DISCREPANCY_COLUMNS, "first_seen_on"]
+    assert list(frame.columns) == [*FINDING_COLUMNS, "first_seen_on"]
     assert frame.loc[0, "due_date"] == date(2026, 12, 1)
     assert frame.loc[1, "due_date"] is None
     assert list(new_findings(warehouse, run2.run_key, severities=("info",))["discrepancy_id"]) == [

@@ -8,44 +8,22 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from zairyu_sync.canonical import APPLICATION_COLUMNS, EMPLOYEE_COLUMNS, TIMESHEET_COLUMNS
+from tests.factories import CARD, NAME, employee
+from zairyu_sync.canonical import (
+    APPLICATION_COLUMNS,
+    EMPLOYEE_COLUMNS,
+    QUARANTINE_COLUMNS,
+    TIMESHEET_COLUMNS,
+)
 from zairyu_sync.config import project_path
 from zairyu_sync.errors import InputError
 from zairyu_sync.validate import (
-    QUARANTINE_COLUMNS,
     ValidationOutcome,
     load_suite,
     validate_snapshot,
 )
 
 pytestmark = pytest.mark.unit
-
-CARD = "AB12345678CD"
-NAME = "NGUYEN VAN AN"
-
-
-def employee(employee_id: str = "E1", **overrides: Any) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(EMPLOYEE_COLUMNS)
-    row.update(
-        employee_id=employee_id,
-        organization_id="TKY01",
-        full_name=NAME,
-        nationality="VNM",
-        date_of_birth="1995-04-02",
-        employment_status="active",
-        hire_date="2024-04-01",
-        job_category="ENG-SE",
-        employment_insured="true",
-        residence_status="engineer_specialist_humanities_international",
-        period_of_stay_expiry="2028-03-31",
-        residence_card_number=CARD,
-        card_valid_until="2028-03-31",
-        outside_status_permission="none",
-        hellowork_hire_notified_on="2024-04-05",
-        compliance_owner="hr-tokyo@example.co.jp",
-    )
-    row.update(overrides)
-    return row
 
 
 def application(employee_id: str = "E1", receipt: str = "R1", **overrides: Any) -> dict[str, Any]:

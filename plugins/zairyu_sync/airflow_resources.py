@@ -27,6 +27,18 @@ log = logging.getLogger(__name__)
 DEFAULT_SENDER = "zairyu-sync@localhost"
 #: Owner who receives findings whose employee has no compliance owner; ZAIRYU_FALLBACK_OWNER.
 DEFAULT_FALLBACK_OWNER = "compliance@localhost"
+#: libpq connection parameters honoured from a postgres connection's extra.
+_LIBPQ_PARAMETERS = frozenset(
+    {
+        "options",
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "application_name",
+        "connect_timeout",
+    }
+)
 
 
 def engine_for_connection(conn_id: str) -> sa.Engine:
@@ -42,12 +54,23 @@ def engine_for_connection(conn_id: str) -> sa.Engine:
         if not conn.host:
             raise ConfigError(f"connection {conn_id!r}: duckdb needs the database file as host")
         return warehouse_engine(f"duckdb:///{conn.host}")
-    hook = conn.get_hook()  # type: ignore[no-untyped-call]
+    try:
+        hook = conn.get_hook()  # type: ignore[no-untyped-call]
+    except Exception as exc:  # the SDK raises AirflowException for types without a provider
+        raise ConfigError(
+            f"connection {conn_id!r} of type {conn.conn_type!r} is not a SQL connection"
+        ) from exc
     if not isinstance(hook, DbApiHook):
         raise ConfigError(
             f"connection {conn_id!r} of type {conn.conn_type!r} is not a SQL connection"
         )
-    engine: sa.Engine = hook.get_sqlalchemy_engine()
+    engine_kwargs: dict[str, object] = {}
+    if conn.conn_type == "postgres":
+        # The provider's SQLAlchemy URL drops libpq parameters kept in extra (search_path, TLS).
+        libpq = {k: v for k, v in conn.extra_dejson.items() if k in _LIBPQ_PARAMETERS}
+        if libpq:
+            engine_kwargs["connect_args"] = libpq
+    engine: sa.Engine = hook.get_sqlalchemy_engine(engine_kwargs=engine_kwargs or None)
     return engine
 
 

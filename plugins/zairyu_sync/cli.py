@@ -7,8 +7,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zairyu_sync.errors import ZairyuSyncError
+
+if TYPE_CHECKING:
+    from zairyu_sync.demo import DemoPaths
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +25,24 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {value!r}") from exc
 
 
+def _demo_paths(args: argparse.Namespace) -> DemoPaths:
+    from zairyu_sync.demo import DemoPaths
+
+    return DemoPaths(args.demo_dir.resolve()) if args.demo_dir else DemoPaths.default()
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from zairyu_sync.demo import run_demo
 
-    print(run_demo(employees=args.employees, as_of=args.as_of, seed=args.seed))
+    paths = _demo_paths(args)
+    print(run_demo(employees=args.employees, as_of=args.as_of, seed=args.seed, paths=paths))
     return 0
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
-    from zairyu_sync.demo import DemoPaths, seed_sample, today_in_japan
+    from zairyu_sync.demo import seed_sample, today_in_japan
 
-    paths = DemoPaths.default()
+    paths = _demo_paths(args)
     written = seed_sample(
         paths, employees=args.employees, as_of=args.as_of or today_in_japan(), seed=args.seed
     )
@@ -52,12 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--as-of", type=_date, default=None, help="as-of date (default: today, JST)")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the sample")
+    demo.add_argument("--demo-dir", type=Path, default=None, help="state directory (.demo)")
     demo.set_defaults(handler=_cmd_demo)
 
     seed = commands.add_parser("seed", help="write the sample ERP and ISA simulator seed only")
     seed.add_argument("--employees", type=int, default=2000)
     seed.add_argument("--as-of", type=_date, default=None)
     seed.add_argument("--seed", type=int, default=7)
+    seed.add_argument("--demo-dir", type=Path, default=None, help="state directory (.demo)")
     seed.set_defaults(handler=_cmd_seed)
     return parser
 

@@ -41,7 +41,9 @@ class DemoPaths:
 
     @classmethod
     def default(cls) -> DemoPaths:
-        return cls(project_root() / ".demo")
+        """``$ZAIRYU_DEMO_DIR`` or ``<project>/.demo``."""
+        override = os.environ.get("ZAIRYU_DEMO_DIR")
+        return cls(Path(override).resolve() if override else project_root() / ".demo")
 
     @property
     def erp(self) -> Path:
@@ -82,7 +84,10 @@ def seed_sample(paths: DemoPaths, *, employees: int, as_of: date, seed: int = 7)
     from zairyu_sync.erp_sample import generate_sample, write_erp, write_isa_seed
 
     paths.root.mkdir(parents=True, exist_ok=True)
-    sample = generate_sample(employees, as_of=as_of, seed=seed)
+    try:
+        sample = generate_sample(employees, as_of=as_of, seed=seed)
+    except ValueError as exc:
+        raise DemoError(f"cannot generate the sample: {exc}") from exc
     engine = sa.create_engine(f"sqlite:///{paths.erp}")
     try:
         written = write_erp(sample, engine)
@@ -213,12 +218,18 @@ def format_summary(run_dir: Path, paths: DemoPaths, *, mail_count: int | None) -
     return "\n".join(lines)
 
 
-def run_demo(*, employees: int = 2000, as_of: date | None = None, seed: int = 7) -> str:
+def run_demo(
+    *,
+    employees: int = 2000,
+    as_of: date | None = None,
+    seed: int = 7,
+    paths: DemoPaths | None = None,
+) -> str:
     """Run the whole demo and return the summary text."""
     from zairyu_sync.immigration.simulator import SimulatorServer, load_dataset
     from zairyu_sync.mailbox import LocalMailServer
 
-    paths = DemoPaths.default()
+    paths = paths or DemoPaths.default()
     day = as_of or today_in_japan()
     written = seed_sample(paths, employees=employees, as_of=day, seed=seed)
     log.info("sample ERP written: %s", written)

@@ -7,12 +7,13 @@ UV_VERSION := 0.13.8
 DEMO_EMPLOYEES ?= 2000
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-unit test-integration lint typecheck clean help
+.PHONY: setup demo test test-unit test-integration lint typecheck docs clean help
 
 help:
 	@echo "make demo   set up everything and run the DAG end to end on embedded defaults"
 	@echo "make test   set up everything and run the whole test suite (lint, types, tests)"
 	@echo "make lint   ruff + mypy only"
+	@echo "make docs   regenerate docs/rules.md from the rule catalog"
 	@echo "make clean  remove .venv and .demo"
 
 # The virtualenv, installed from pyproject.toml ranges pinned by constraints.txt.
@@ -40,6 +41,9 @@ test-unit: setup
 
 test-integration: setup
 	$(BIN)/python -m pytest -m "integration or dags"
+
+docs: setup
+	$(BIN)/zairyu-sync rules --format markdown --output docs/rules.md
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -26,7 +26,9 @@ from zairyu_sync.canonical import FINDING_COLUMNS, QUARANTINE_COLUMNS
 from zairyu_sync.config import project_path
 from zairyu_sync.errors import ConfigError, LoadError
 from zairyu_sync.pii import redact_card_numbers
+from zairyu_sync.rules import Rule, RuleCatalog
 from zairyu_sync.sqlfiles import load_sql, split_statements, sql_text
+from zairyu_sync.statuses import ResidenceStatus, StatusMaster
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +243,89 @@ def load_run(
         resolved,
     )
     return result
+
+
+def load_reference_data(engine: sa.Engine, catalog: RuleCatalog, statuses: StatusMaster) -> None:
+    """Replace the ``rules`` and ``residence_statuses`` tables with the catalog and the master.
+
+    Both tables are emptied and refilled in one transaction, so loading the same data again leaves
+    the warehouse unchanged and readers never see a half-loaded catalog.
+
+    Args:
+        engine: the warehouse engine (migrations applied).
+        catalog: the rule catalog (:func:`zairyu_sync.rules.load_catalog`).
+        statuses: the residence status master (:func:`zairyu_sync.statuses.load_statuses`).
+
+    Raises:
+        LoadError: the database failed; nothing of the load is kept.
+    """
+    rule_rows = [_rule_row(rule, catalog.version) for rule in catalog.rules]
+    status_rows = [_status_row(status) for status in statuses.statuses]
+    try:
+        with engine.begin() as conn:
+            conn.execute(sql_text("warehouse/reference/delete_rules.sql"))
+            conn.execute(sql_text("warehouse/reference/delete_residence_statuses.sql"))
+            if rule_rows:
+                conn.execute(sql_text("warehouse/reference/insert_rule.sql"), rule_rows)
+            if status_rows:
+                conn.execute(
+                    sql_text("warehouse/reference/insert_residence_status.sql"), status_rows
+                )
+    except sa.exc.SQLAlchemyError as exc:
+        raise LoadError(
+            f"loading the rule catalog and status master failed and was rolled back: "
+            f"{_error_summary(exc)}"
+        ) from exc
+    log.info(
+        "loaded reference data: %d rules (catalog version %d), %d residence statuses",
+        len(rule_rows),
+        catalog.version,
+        len(status_rows),
+    )
+
+
+def _rule_row(rule: Rule, version: int) -> dict[str, Any]:
+    severity = rule.severity
+    escalation: list[str] = []
+    if severity.critical_within is not None:
+        escalation.append(
+            "critical once the due date is at most PolicySettings."
+            f"{severity.critical_within} days after the as-of date"
+        )
+    if severity.critical_when_overdue:
+        escalation.append("critical once the due date has passed")
+    return {
+        "code": rule.code,
+        "title_en": rule.title_en,
+        "title_ja": rule.title_ja,
+        "base_severity": severity.base,
+        "escalation": "; ".join(escalation) or None,
+        "condition": rule.condition,
+        "legal_basis": "\n".join(rule.legal_basis),
+        "uncertain": rule.uncertain,
+        "remediation_en": rule.remediation_en,
+        "remediation_ja": rule.remediation_ja,
+        "applies_from": rule.applies_from,
+        "applies_until": rule.applies_until,
+        "due_date_meaning": rule.due_date,
+        "catalog_version": version,
+    }
+
+
+def _status_row(status: ResidenceStatus) -> dict[str, Any]:
+    return {
+        "code": status.code,
+        "name_ja": status.name_ja,
+        "name_en": status.name_en,
+        "work_class": status.work_class,
+        "fixed_period": status.fixed_period,
+        "designation": status.designation,
+        "residence_card": status.residence_card,
+        "valid_from": status.valid_from,
+        "valid_until": status.valid_until,
+        "legal_basis": status.legal_basis,
+        "note": status.note,
+    }
 
 
 def new_findings(

@@ -22,11 +22,18 @@ from zairyu_sync.config import PolicySettings
 from zairyu_sync.errors import ValidationError
 from zairyu_sync.extract import ErpSnapshot, extract_snapshot
 from zairyu_sync.immigration import ImmigrationStatusSource, fetch_isa_applications
-from zairyu_sync.load import RunRecord, apply_migrations, load_run, new_findings
+from zairyu_sync.load import (
+    RunRecord,
+    apply_migrations,
+    load_reference_data,
+    load_run,
+    new_findings,
+)
 from zairyu_sync.reconcile import reconcile
 from zairyu_sync.report import write_report
 from zairyu_sync.rules import load_catalog
 from zairyu_sync.runs import RunContext, read_frame, write_frame, write_json
+from zairyu_sync.statuses import load_statuses
 from zairyu_sync.validate import validate_snapshot
 
 log = logging.getLogger(__name__)
@@ -60,7 +67,7 @@ def _read_raw(ctx: RunContext) -> ErpSnapshot:
 def run_validate(ctx: RunContext) -> dict[str, Any]:
     """Validate the raw extract; valid rows and the quarantine go to the run directory."""
     raw = _read_raw(ctx)
-    outcome = validate_snapshot(raw.employees, raw.applications, raw.timesheets)
+    outcome = validate_snapshot(raw.employees, raw.applications, raw.timesheets, as_of=ctx.as_of)
     write_frame(outcome.employees, ctx.path("employees"))
     write_frame(outcome.applications, ctx.path("applications"))
     write_frame(outcome.timesheets, ctx.path("timesheets"))
@@ -115,6 +122,7 @@ def run_load(
 ) -> dict[str, Any]:
     """Load the run, its discrepancies and its quarantine into the warehouse in one transaction."""
     apply_migrations(warehouse)
+    load_reference_data(warehouse, load_catalog(), load_statuses())
     discrepancies = read_frame(ctx.path("discrepancies"))
     quarantine = read_frame(ctx.path("quarantine"))
     counts = _run_counts(validated, isa, reconciled=len(read_frame(ctx.path("employees"))))

@@ -263,7 +263,7 @@ def _prepare(
         & (emp["hire_date"] <= day)
         & ~(emp["termination_date"] <= day)
     )
-    emp["special_period_end"] = emp["period_of_stay_expiry"] + pd.DateOffset(months=2)
+    emp["special_period_end"] = special_period_end(emp["period_of_stay_expiry"])
 
     isa = isa_applications.loc[:, list(ISA_APPLICATION_COLUMNS)].copy()
     for column in ISA_APPLICATION_COLUMNS:
@@ -600,17 +600,26 @@ def _hours_limit_exceeded(inputs: _Inputs) -> pd.DataFrame:
     vac = _worst(daily, "vacation_hours", policy.long_vacation_daily_limit)
     if week.empty and vac.empty:
         return _findings(holders.iloc[0:0], pd.Series(dtype=object))
-    week_text = (
-        week["window_hours"].map("{:.1f}".format)
-        + f" h in the {policy.hours_window_days} days ending "
-        + _iso(week["work_date"])
-        + f" (limit {policy.weekly_hours_limit:g} h)"
+    # Built row by row: an empty frame (only one kind of breach) must still give text values.
+    week_text = pd.Series(
+        {
+            employee_id: f"{hours:.1f} h in the {policy.hours_window_days} days ending "
+            f"{day:%Y-%m-%d} (limit {policy.weekly_hours_limit:g} h)"
+            for employee_id, hours, day in zip(
+                week.index, week["window_hours"], week["work_date"], strict=True
+            )
+        },
+        dtype=object,
     )
-    vac_text = (
-        vac["vacation_hours"].map("{:.1f}".format)
-        + " h on long-vacation day "
-        + _iso(vac["work_date"])
-        + f" (limit {policy.long_vacation_daily_limit:g} h/day)"
+    vac_text = pd.Series(
+        {
+            employee_id: f"{hours:.1f} h on long-vacation day {day:%Y-%m-%d} "
+            f"(limit {policy.long_vacation_daily_limit:g} h/day)"
+            for employee_id, hours, day in zip(
+                vac.index, vac["vacation_hours"], vac["work_date"], strict=True
+            )
+        },
+        dtype=object,
     )
     hit = pd.DataFrame({"employee_id": sorted(set(week.index) | set(vac.index))})
     parts = pd.concat([hit["employee_id"].map(week_text), hit["employee_id"].map(vac_text)], axis=1)
@@ -828,7 +837,54 @@ def _application_pending_long(inputs: _Inputs) -> pd.DataFrame:
     return _findings(hit, detail, receipt=hit["receipt_number"])
 
 
-# --- rules: Hello Work ------------------------------------------------------------------------
+# --- deadlines: special period and Hello Work (public helpers) -------------------------------
+
+
+def special_period_end(expiry: pd.Series) -> pd.Series:
+    """The last day of the special period for each period-of-stay expiry.
+
+    Args:
+        expiry: ``period_of_stay_expiry`` as ``datetime64`` (NaT allowed).
+
+    Returns:
+        ``expiry`` + 2 calendar months, clamped to that month's last day (NaT stays NaT).
+    """
+    end: pd.Series = (expiry + pd.DateOffset(months=2)).astype("datetime64[ns]")
+    return end
+
+
+def hellowork_hire_deadline(hire: pd.Series, insured: pd.Series) -> pd.Series:
+    """The Hello Work hire notification deadline for each hire date.
+
+    Args:
+        hire: hire dates as ``datetime64``.
+        insured: employment-insurance insured person (True/False, aligned with ``hire``).
+
+    Returns:
+        Insured: the 10th of the month after the hire month; otherwise the last day of the month
+        after the hire month.
+    """
+    flags = insured.astype("boolean").fillna(False).astype(bool)
+    deadline: pd.Series = _tenth_of_month_after(hire).where(flags, _month_after_end(hire))
+    return deadline
+
+
+def hellowork_separation_deadline(termination: pd.Series, insured: pd.Series) -> pd.Series:
+    """The Hello Work separation notification deadline for each termination date.
+
+    Args:
+        termination: termination dates as ``datetime64``.
+        insured: employment-insurance insured person (True/False, aligned with ``termination``).
+
+    Returns:
+        Insured: termination date + 10 days; otherwise the last day of the month after the
+        termination month.
+    """
+    flags = insured.astype("boolean").fillna(False).astype(bool)
+    deadline: pd.Series = (termination + pd.Timedelta(days=10)).where(
+        flags, _month_after_end(termination)
+    )
+    return deadline
 
 
 def _month_after_end(days: pd.Series) -> pd.Series:
@@ -843,15 +899,16 @@ def _tenth_of_month_after(days: pd.Series) -> pd.Series:
     return tenth
 
 
+# --- rules: Hello Work ------------------------------------------------------------------------
+
+
 @_rule("HELLOWORK_HIRE_OVERDUE")
 def _hellowork_hire_overdue(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
     emp = emp[~emp["residence_status"].isin(_HELLOWORK_EXEMPT)]
     age = (inputs.as_of - emp["hire_date"]).dt.days
     insured = emp["employment_insured"].eq(True).fillna(False).astype(bool)
-    deadline = _tenth_of_month_after(emp["hire_date"]).where(
-        insured, _month_after_end(emp["hire_date"])
-    )
+    deadline = hellowork_hire_deadline(emp["hire_date"], insured)
     due = (
         (age >= 0)
         & (age <= inputs.policy.hellowork_lookback_days)
@@ -878,7 +935,7 @@ def _hellowork_separation_overdue(inputs: _Inputs) -> pd.DataFrame:
     left = emp["termination_date"]
     age = (inputs.as_of - left).dt.days
     insured = emp["employment_insured"].eq(True).fillna(False).astype(bool)
-    deadline = (left + pd.Timedelta(days=10)).where(insured, _month_after_end(left))
+    deadline = hellowork_separation_deadline(left, insured)
     due = (
         (age >= 0)
         & (age <= inputs.policy.hellowork_lookback_days)

@@ -84,9 +84,10 @@ class Rule:
 
 @dataclass(frozen=True)
 class RuleCatalog:
-    """All rules, in catalog order."""
+    """All rules, in catalog order, and the catalog's ``version``."""
 
     rules: tuple[Rule, ...]
+    version: int = 1
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -135,8 +136,11 @@ def load_catalog(text: str | None = None) -> RuleCatalog:
     duplicated = sorted({code for code in codes if codes.count(code) > 1})
     if duplicated:
         raise ConfigError(f"rule catalog has duplicated codes: {', '.join(duplicated)}")
-    log.debug("loaded rule catalog with %d rules", len(rules))
-    return RuleCatalog(rules=rules)
+    version = document.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ConfigError("rule catalog 'version' must be an integer")
+    log.debug("loaded rule catalog version %d with %d rules", version, len(rules))
+    return RuleCatalog(rules=rules, version=version)
 
 
 def _parse_rule(entry: Any, index: int) -> Rule:

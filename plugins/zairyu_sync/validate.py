@@ -21,7 +21,10 @@ cannot express them well:
   uniqueness check only sees the foreign rows);
 * ``ORPHAN_APPLICATION`` / ``ORPHAN_TIMESHEET``: employee_id not among the employees;
 * ``DATE_UNPARSEABLE`` as a safety net when a value GX's strftime check accepted still fails
-  ``pandas.to_datetime`` with the same format.
+  ``pandas.to_datetime`` with the same format;
+* ``STATUS_NOT_IN_FORCE`` when an as-of date is given and the residence status cannot be held on
+  it according to the status master (:mod:`zairyu_sync.statuses`), e.g.
+  ``employment_for_skill_development`` before 2027-04-01.
 
 Rows of ignored or quarantined employees in applications and timesheets are set aside as
 *ignored* (counted, not validated). For every table ``extracted == valid + quarantined + ignored``.
@@ -34,6 +37,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +55,7 @@ from zairyu_sync.canonical import (
 )
 from zairyu_sync.config import project_path
 from zairyu_sync.errors import InputError, ValidationError
+from zairyu_sync.statuses import load_statuses
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -157,6 +162,8 @@ def validate_snapshot(
     employees: pd.DataFrame,
     applications: pd.DataFrame,
     timesheets: pd.DataFrame | None = None,
+    *,
+    as_of: date | None = None,
 ) -> ValidationOutcome:
     """Validate the raw canonical tables and split them into valid, quarantined and ignored rows.
 
@@ -164,6 +171,8 @@ def validate_snapshot(
         employees: raw employees (``canonical.EMPLOYEE_COLUMNS``, text values).
         applications: raw ERP applications (``canonical.APPLICATION_COLUMNS``).
         timesheets: raw timesheets (``canonical.TIMESHEET_COLUMNS``), optional.
+        as_of: the run's as-of date; employees whose residence status is not in force on it are
+            quarantined (``STATUS_NOT_IN_FORCE``). None skips that check.
 
     Returns:
         The typed valid rows, the quarantine and the counts.
@@ -191,6 +200,8 @@ def validate_snapshot(
         for row in shared
     )
     emp_failures.extend(_unparseable_dates(foreign, "employees"))
+    if as_of is not None:
+        emp_failures.extend(_statuses_not_in_force(foreign, as_of))
     emp_bad_rows = {row for row, _, _ in emp_failures}
     emp_quarantined = foreign[foreign[ROW_NUMBER].isin(emp_bad_rows)]
     emp_valid = foreign[~foreign[ROW_NUMBER].isin(emp_bad_rows)]
@@ -370,6 +381,21 @@ def _unparseable_dates(frame: pd.DataFrame, table: str) -> list[Failure]:
             for row in frame.loc[bad, ROW_NUMBER]
         )
     return failures
+
+
+def _statuses_not_in_force(frame: pd.DataFrame, as_of: date) -> list[Failure]:
+    not_in_force = load_statuses().not_in_force_on(as_of)
+    hit = frame["residence_status"].isin(not_in_force)
+    return [
+        (
+            int(row),
+            "STATUS_NOT_IN_FORCE",
+            f"residence_status {status} is not in force on the as-of date",
+        )
+        for row, status in zip(
+            frame.loc[hit, ROW_NUMBER], frame.loc[hit, "residence_status"], strict=True
+        )
+    ]
 
 
 # --- outputs ----------------------------------------------------------------------------------

@@ -42,6 +42,26 @@ def project_path(*parts: str) -> Path:
     return path
 
 
+#: Environment variables naming a YAML file that replaces a packaged reference file. Both files
+#: hold facts the domain reference partly marks UNCERTAIN (e.g. the Technical Intern Training
+#: transition), so an employer can correct them without a release.
+RULE_CATALOG_ENV = "ZAIRYU_RULE_CATALOG"
+STATUS_MASTER_ENV = "ZAIRYU_STATUS_MASTER"
+
+
+def reference_text(resource: str, override_env: str) -> str:
+    """The text of a packaged reference file, or of the file named by ``override_env``."""
+    override = os.environ.get(override_env)
+    if override:
+        try:
+            return Path(override).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{override_env}: cannot read {override}: {exc.strerror}") from exc
+    from importlib import resources
+
+    return resources.files("zairyu_sync").joinpath(resource).read_text("utf-8")
+
+
 def run_root() -> Path:
     """Where each run's working directory is created (default ``.demo/runs`` in the project)."""
     return Path(os.environ.get(RUN_ROOT_ENV) or project_root() / ".demo" / "runs")

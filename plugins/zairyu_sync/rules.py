@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 from datetime import date
-from importlib import resources
 from typing import Any
 
 import yaml
 
 from zairyu_sync.canonical import SEVERITIES
-from zairyu_sync.config import PolicySettings
+from zairyu_sync.config import RULE_CATALOG_ENV, PolicySettings, reference_text
 from zairyu_sync.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -114,7 +113,8 @@ def load_catalog(text: str | None = None) -> RuleCatalog:
     """Load and validate the rule catalog.
 
     Args:
-        text: YAML text to parse instead of the packaged ``rules.yaml`` (for tests).
+        text: YAML text to parse; default: the file named by ``ZAIRYU_RULE_CATALOG``, else the
+            packaged ``rules.yaml``.
 
     Returns:
         The validated catalog.
@@ -124,7 +124,7 @@ def load_catalog(text: str | None = None) -> RuleCatalog:
             or a PolicySettings field name is invalid.
     """
     if text is None:
-        text = resources.files("zairyu_sync").joinpath(CATALOG_RESOURCE).read_text("utf-8")
+        text = reference_text(CATALOG_RESOURCE, RULE_CATALOG_ENV)
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

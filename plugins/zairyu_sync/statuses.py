@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from importlib import resources
 from typing import Any, Final
 
 import yaml
 
+from zairyu_sync.config import STATUS_MASTER_ENV, reference_text
 from zairyu_sync.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,8 @@ def load_statuses(text: str | None = None) -> StatusMaster:
     """Load and validate the residence status master.
 
     Args:
-        text: YAML text to parse instead of the packaged ``residence_statuses.yaml`` (for tests).
+        text: YAML text to parse; default: the file named by ``ZAIRYU_STATUS_MASTER``, else the
+            packaged ``residence_statuses.yaml``.
 
     Returns:
         The validated master.
@@ -128,7 +129,7 @@ def load_statuses(text: str | None = None) -> StatusMaster:
             duplicated, a work class is unknown or ``valid_from`` is after ``valid_until``.
     """
     if text is None:
-        text = resources.files("zairyu_sync").joinpath(STATUS_RESOURCE).read_text("utf-8")
+        text = reference_text(STATUS_RESOURCE, STATUS_MASTER_ENV)
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

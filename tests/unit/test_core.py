@@ -132,3 +132,24 @@ def test_report_masks_and_escapes() -> None:
     assert "E1<script>" not in html and "E1&lt;script&gt;" in html
     assert "2026-11-11" in html
     assert load_catalog().titles()["STATUS_EXPIRED"][1] in html
+
+
+def test_reference_files_can_be_replaced_by_the_employer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zairyu_sync.statuses import load_statuses
+
+    packaged = Path(__file__).resolve().parents[2] / "plugins/zairyu_sync/residence_statuses.yaml"
+    text = packaged.read_text(encoding="utf-8").replace(
+        "valid_from: 2027-04-01", "valid_from: 2027-06-01"
+    )
+    assert "2027-06-01" in text
+    custom = tmp_path / "statuses.yaml"
+    custom.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("ZAIRYU_STATUS_MASTER", str(custom))
+    esd = load_statuses().get("employment_for_skill_development")
+    assert esd is not None and esd.valid_from == date(2027, 6, 1)
+
+    monkeypatch.setenv("ZAIRYU_RULE_CATALOG", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match="ZAIRYU_RULE_CATALOG"):
+        load_catalog()

@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 DEMO_EMPLOYEES ?= 2000
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-unit test-integration lint typecheck docs clean help
+.PHONY: setup browser demo test test-unit test-integration lint typecheck docs clean help
 
 help:
 	@echo "make demo   set up everything and run the DAG end to end on embedded defaults"
@@ -25,6 +25,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# Headless Chromium and a Japanese font for the report's browser test (Debian packages; needs root).
+browser:
+	@if ! command -v chromium >/dev/null || ! test -d /usr/share/fonts/opentype/ipafont-gothic; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium fonts-ipafont-gothic >/dev/null; \
+	fi
+
 demo: setup
 	$(BIN)/zairyu-sync demo --employees $(DEMO_EMPLOYEES)
 
@@ -33,13 +40,13 @@ lint: setup
 	$(BIN)/ruff format --check plugins dags tests
 	$(BIN)/mypy
 
-test: setup lint
+test: setup lint browser
 	$(BIN)/python -m pytest
 
 test-unit: setup
 	$(BIN)/python -m pytest -m unit
 
-test-integration: setup
+test-integration: setup browser
 	$(BIN)/python -m pytest -m "integration or dags"
 
 docs: setup

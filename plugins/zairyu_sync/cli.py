@@ -59,8 +59,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from zairyu_sync.demo import run_demo
 
     paths = _demo_paths(args)
-    print(run_demo(employees=args.employees, as_of=args.as_of, seed=args.seed, paths=paths))
+    if args.advance_days is not None and args.as_of is not None:
+        raise _UsageError("--advance-days moves the existing world; it takes no --as-of")
+    print(
+        run_demo(
+            employees=args.employees,
+            as_of=args.as_of,
+            seed=args.seed,
+            paths=paths,
+            advance_days=args.advance_days,
+        )
+    )
     return 0
+
+
+class _UsageError(ZairyuSyncError):
+    """Arguments that cannot be combined."""
+
+
+def _positive_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of days: {value!r}") from exc
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 day: {value!r}")
+    return days
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
@@ -220,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--as-of", type=_date, default=None, help="as-of date (default: today, JST)")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the sample")
     demo.add_argument("--demo-dir", type=Path, default=None, help="state directory (.demo)")
+    demo.add_argument(
+        "--advance-days",
+        type=_positive_days,
+        default=None,
+        metavar="N",
+        help="move the existing demo world forward N days and run the DAG for the new date",
+    )
     demo.set_defaults(handler=_cmd_demo)
 
     seed = commands.add_parser("seed", help="write the sample ERP and ISA simulator seed only")

@@ -2,7 +2,9 @@
 
 ``make demo`` calls :func:`run_demo` through ``zairyu-sync demo``. Everything lives under
 ``.demo/`` in the project; running it again regenerates the same sample for the same date and
-reruns the same logical date, which upserts rather than duplicates.
+reruns the same logical date, which upserts rather than duplicates. ``zairyu-sync demo
+--advance-days N`` instead moves the same world forward N days (:mod:`zairyu_sync.erp_evolution`)
+and runs the DAG for the new date; ``state.json`` remembers the world's date, seed and size.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from zairyu_sync.config import project_root
 from zairyu_sync.errors import ZairyuSyncError
+
+if TYPE_CHECKING:
+    from zairyu_sync.erp_evolution import Evolution
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,66 @@ class DemoPaths:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+
+@dataclass(frozen=True)
+class DemoState:
+    """The demo world's identity: its current date, random seed and size."""
+
+    as_of: date
+    seed: int
+    employees: int
+
+    def to_json(self) -> str:
+        """The ``state.json`` text."""
+        payload = {"as_of": self.as_of.isoformat(), "seed": self.seed, "employees": self.employees}
+        return json.dumps(payload, indent=1) + "\n"
+
+
+def read_state(paths: DemoPaths) -> DemoState:
+    """The demo state in ``paths.state``; :class:`DemoError` when there is none or it is broken."""
+    if not paths.state.is_file() or not paths.erp.is_file() or not paths.isa_seed.is_file():
+        raise DemoError(f"no demo world in {paths.root}; run `zairyu-sync demo` first")
+    try:
+        payload = json.loads(paths.state.read_text(encoding="utf-8"))
+        return DemoState(
+            as_of=date.fromisoformat(payload["as_of"]),
+            seed=int(payload["seed"]),
+            employees=int(payload["employees"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DemoError(f"{paths.state} is not a demo state file; run `zairyu-sync demo`") from exc
+
+
+def write_state(paths: DemoPaths, state: DemoState) -> None:
+    """Write ``state.json`` atomically."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    tmp = paths.state.with_name(f".{paths.state.name}.{os.getpid()}.tmp")
+    tmp.write_text(state.to_json(), encoding="utf-8")
+    os.replace(tmp, paths.state)
+
+
+def advance_world(paths: DemoPaths, days: int) -> tuple[DemoState, Evolution]:
+    """Move the existing demo world forward ``days`` days and record its new date."""
+    from zairyu_sync.erp_evolution import evolve_world
+
+    if days < 1:
+        raise DemoError("--advance-days must be at least 1")
+    state = read_state(paths)
+    engine = sa.create_engine(f"sqlite:///{paths.erp}")
+    try:
+        evolution = evolve_world(
+            engine, paths.isa_seed, from_date=state.as_of, days=days, seed=state.seed
+        )
+    finally:
+        engine.dispose()
+    new_state = DemoState(as_of=evolution.to_date, seed=state.seed, employees=state.employees)
+    write_state(paths, new_state)
+    return new_state, evolution
 
 
 def today_in_japan() -> date:
@@ -224,15 +290,33 @@ def run_demo(
     as_of: date | None = None,
     seed: int = 7,
     paths: DemoPaths | None = None,
+    advance_days: int | None = None,
 ) -> str:
-    """Run the whole demo and return the summary text."""
+    """Run the whole demo and return the summary text.
+
+    Args:
+        employees: foreign employees of a fresh world.
+        as_of: the date of a fresh world (default today in Japan).
+        seed: the random seed of a fresh world.
+        paths: where the demo keeps its state.
+        advance_days: instead of a fresh world, move the existing one forward this many days.
+
+    Raises:
+        DemoError: a step failed, or ``advance_days`` was given without an existing world.
+    """
     from zairyu_sync.immigration.simulator import SimulatorServer, load_dataset
     from zairyu_sync.mailbox import LocalMailServer
 
     paths = paths or DemoPaths.default()
-    day = as_of or today_in_japan()
-    written = seed_sample(paths, employees=employees, as_of=day, seed=seed)
-    log.info("sample ERP written: %s", written)
+    evolution: Evolution | None = None
+    if advance_days is not None:
+        state, evolution = advance_world(paths, advance_days)
+        day = state.as_of
+    else:
+        day = as_of or today_in_japan()
+        written = seed_sample(paths, employees=employees, as_of=day, seed=seed)
+        write_state(paths, DemoState(as_of=day, seed=seed, employees=employees))
+        log.info("sample ERP written: %s", written)
     secret = secrets.token_urlsafe(16)
     dataset = load_dataset(paths.isa_seed)
     with (
@@ -244,4 +328,7 @@ def run_demo(
         )
         run_dir = run_dag(paths, env, as_of=day)
         mail_count = len(mail.received)
-    return format_summary(run_dir, paths, mail_count=mail_count)
+    summary = format_summary(run_dir, paths, mail_count=mail_count)
+    if evolution is None:
+        return summary
+    return "\n".join(["", *evolution.describe(), summary])

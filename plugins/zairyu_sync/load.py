@@ -2,8 +2,10 @@
 
 The same SQL (``sql/warehouse/``) runs on DuckDB and PostgreSQL. A load is one transaction:
 upsert the run row, stage the run's discrepancies and quarantine, upsert discrepancies by their
-stable id, resolve the open ones this run no longer reports, and replace the run's quarantine rows.
-Loading the same run key twice with the same input leaves the warehouse as one load did.
+stable id, resolve the open ones this run no longer reports, record each of those transitions as a
+``discrepancy_events`` row, replace the run's quarantine rows and employee snapshots, and add the
+ISA application statuses not seen before. Loading the same run key twice with the same input leaves
+the warehouse as one load did, even after later runs were loaded.
 
 Rows are staged with each database's bulk path (DuckDB scans the registered DataFrame, PostgreSQL
 uses ``COPY``) and with ``executemany`` on any other SQLAlchemy dialect.
@@ -25,7 +27,12 @@ from sqlalchemy.pool import NullPool, StaticPool
 from zairyu_sync.canonical import FINDING_COLUMNS, QUARANTINE_COLUMNS
 from zairyu_sync.config import project_path
 from zairyu_sync.errors import ConfigError, LoadError
-from zairyu_sync.pii import redact_card_numbers
+from zairyu_sync.pii import (
+    mask_card_number,
+    mask_name,
+    redact_card_numbers,
+    tokenise_card_number,
+)
 from zairyu_sync.rules import Rule, RuleCatalog
 from zairyu_sync.sqlfiles import load_sql, split_statements, sql_text
 from zairyu_sync.statuses import ResidenceStatus, StatusMaster
@@ -34,6 +41,63 @@ log = logging.getLogger(__name__)
 
 #: Counts a :class:`RunRecord` carries into ``reconciliation_runs``.
 RUN_COUNT_NAMES = ("extracted", "ignored", "quarantined", "valid", "reconciled", "api_calls")
+
+#: Columns of ``employee_snapshots`` staged from the run's typed employees (no raw PII).
+SNAPSHOT_COLUMNS = (
+    "employee_id",
+    "organization_id",
+    "nationality",
+    "employment_status",
+    "hire_date",
+    "termination_date",
+    "job_category",
+    "employment_insured",
+    "residence_status",
+    "period_of_stay_expiry",
+    "card_valid_until",
+    "outside_status_permission",
+    "designated_work_permitted",
+    "designated_organization_id",
+    "student_enrolled_until",
+    "compliance_owner",
+    "card_token",
+    "card_masked",
+    "name_masked",
+    "birth_year",
+)
+#: Columns of ``isa_application_statuses`` staged from the run's ISA applications.
+ISA_STATUS_COLUMNS = (
+    "receipt_number",
+    "status",
+    "updated_at",
+    "application_type",
+    "filed_on",
+    "decided_on",
+    "granted_status",
+    "granted_period_expiry",
+    "applicant_card_token",
+    "applicant_card_masked",
+)
+_EMPLOYEE_INPUT_COLUMNS = (
+    *SNAPSHOT_COLUMNS[:16],
+    "full_name",
+    "date_of_birth",
+    "residence_card_number",
+)
+_ISA_INPUT_COLUMNS = (*ISA_STATUS_COLUMNS[:8], "applicant_residence_card_number")
+_SNAPSHOT_DATES = frozenset(
+    {
+        "hire_date",
+        "termination_date",
+        "period_of_stay_expiry",
+        "card_valid_until",
+        "student_enrolled_until",
+    }
+)
+_SNAPSHOT_BOOLS = frozenset({"employment_insured", "designated_work_permitted"})
+_ISA_DATES = frozenset({"filed_on", "decided_on", "granted_period_expiry"})
+_TRUE_TEXT = frozenset({"true", "t", "1", "yes", "y"})
+_FALSE_TEXT = frozenset({"false", "f", "0", "no", "n"})
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _SECRET_IN_URL = re.compile(r"(//[^:/@]+:)[^@]*@")
@@ -54,6 +118,7 @@ class RunRecord:
         counts: ``extracted``, ``ignored``, ``quarantined``, ``valid``, ``reconciled``,
             ``api_calls`` (missing names count as 0).
         code_version: the package version that produced the run.
+        rule_catalog_version: the version of the rule catalog the run evaluated (None: unknown).
     """
 
     run_key: str
@@ -65,26 +130,31 @@ class RunRecord:
     status: str
     counts: Mapping[str, int] = field(default_factory=dict)
     code_version: str | None = None
+    rule_catalog_version: int | None = None
 
 
 @dataclass(frozen=True)
 class LoadResult:
     """What a load changed.
 
-    All four values are read back from the warehouse after the load, so a rerun of the same run
-    key reports the same values as its first load.
+    All values are read back from the warehouse's event history after the load, so a rerun of the
+    same run key reports the same values as its first load, even after later runs were loaded.
 
     Attributes:
-        new_ids: findings of this run that this run key first recorded.
-        still_open_count: discrepancies open in the warehouse after the load.
+        new_ids: findings of this run that this run key first recorded (``opened``).
+        still_open_count: findings open as of the run's as-of date (view ``findings_as_of_run``);
+            for a run loaded in date order, the discrepancies open in the warehouse after it.
         resolved_ids: findings this run key resolved (no longer reported).
         reopened_ids: resolved findings this run key saw again and reopened.
+        escalated_ids: findings of this run whose severity this run key raised (e.g. a
+            SPECIAL_PERIOD warning that became critical).
     """
 
     new_ids: tuple[str, ...]
     still_open_count: int
     resolved_ids: tuple[str, ...]
     reopened_ids: tuple[str, ...]
+    escalated_ids: tuple[str, ...] = ()
 
 
 def warehouse_engine(url: str) -> sa.Engine:
@@ -166,15 +236,28 @@ def load_run(
     discrepancies: pd.DataFrame,
     quarantine: pd.DataFrame,
     *,
+    employees: pd.DataFrame | None = None,
+    isa_applications: pd.DataFrame | None = None,
     native: bool = True,
 ) -> LoadResult:
     """Load one run into the warehouse in a single transaction.
+
+    Besides the run row, discrepancies and quarantine, the load appends one
+    ``discrepancy_events`` row per transition it made (``opened``, ``escalated``,
+    ``deescalated``, ``resolved``, ``reopened``), replaces the run's ``employee_snapshots`` and
+    adds the ISA application statuses not recorded before to ``isa_application_statuses``.
 
     Args:
         engine: the warehouse engine (migrations applied).
         run: the run's record; its ``run_key`` identifies the load.
         discrepancies: this run's findings (see :data:`FINDING_COLUMNS`).
         quarantine: this run's quarantined rows (see :data:`QUARANTINE_COLUMNS`).
+        employees: the run's valid employees (typed or text, the canonical employee columns);
+            stored tokenised and masked, never with the name, birth date or card number. None
+            leaves the run key's snapshot rows as they are.
+        isa_applications: the ISA applications the run saw
+            (:data:`~zairyu_sync.canonical.ISA_APPLICATION_COLUMNS`, ``updated_at`` ISO 8601);
+            None adds no statuses.
         native: use the database's bulk path (DuckDB scan, PostgreSQL COPY) where there is one;
             False forces ``executemany``.
 
@@ -187,6 +270,8 @@ def load_run(
     """
     findings = _normalise(discrepancies, FINDING_COLUMNS, "discrepancies")
     rejects = _normalise(quarantine, QUARANTINE_COLUMNS, "quarantine")
+    snapshots = None if employees is None else employee_snapshot_frame(employees)
+    statuses = None if isa_applications is None else isa_status_frame(isa_applications)
     now = _utcnow()
     params = {"run_key": run.run_key, "as_of": run.as_of, "now": now}
     try:
@@ -195,6 +280,7 @@ def load_run(
             _exec_file(conn, "warehouse/load/create_staging.sql")
             _stage(conn, "discrepancies", findings, native=native)
             _stage(conn, "quarantine", rejects, native=native)
+            conn.execute(sql_text("warehouse/load/capture_prior_discrepancies.sql"), params)
             refreshed = conn.execute(
                 sql_text("warehouse/load/refresh_seen_discrepancies.sql"), params
             ).rowcount
@@ -204,9 +290,17 @@ def load_run(
             resolved = conn.execute(
                 sql_text("warehouse/load/resolve_missing_discrepancies.sql"), params
             ).rowcount
+            conn.execute(sql_text("warehouse/load/insert_discrepancy_events.sql"), params)
             conn.execute(sql_text("warehouse/load/delete_run_quarantine.sql"), params)
             conn.execute(sql_text("warehouse/load/insert_run_quarantine.sql"), params)
-            result = _outcome(conn, run.run_key)
+            if snapshots is not None:
+                conn.execute(sql_text("warehouse/load/delete_run_employee_snapshots.sql"), params)
+                _stage(conn, "employee_snapshots", snapshots, native=native)
+                conn.execute(sql_text("warehouse/load/insert_run_employee_snapshots.sql"), params)
+            if statuses is not None:
+                _stage(conn, "isa_applications", statuses, native=native)
+                conn.execute(sql_text("warehouse/load/insert_isa_application_statuses.sql"), params)
+            result, open_critical = _outcome(conn, run.run_key)
             conn.execute(
                 sql_text("warehouse/load/update_run_findings.sql"),
                 {
@@ -215,6 +309,8 @@ def load_run(
                     "findings_open": result.still_open_count,
                     "findings_resolved": len(result.resolved_ids),
                     "findings_reopened": len(result.reopened_ids),
+                    "findings_escalated": len(result.escalated_ids),
+                    "findings_open_critical": open_critical,
                 },
             )
             _exec_file(conn, "warehouse/load/drop_staging.sql")
@@ -229,20 +325,132 @@ def load_run(
             f"loading run {run.run_key} failed and was rolled back: {type(exc).__name__}"
         ) from exc
     log.info(
-        "loaded run %s: %d findings (%d new, %d reopened, %d resolved; %d open), %d quarantined"
-        " rows; rows refreshed=%s inserted=%s resolved=%s",
+        "loaded run %s: %d findings (%d new, %d reopened, %d escalated, %d resolved; %d open,"
+        " %d critical), %d quarantined rows, %s employee snapshots, %s ISA statuses seen;"
+        " rows refreshed=%s inserted=%s resolved=%s",
         run.run_key,
         len(findings),
         len(result.new_ids),
         len(result.reopened_ids),
+        len(result.escalated_ids),
         len(result.resolved_ids),
         result.still_open_count,
+        open_critical,
         len(rejects),
+        "no" if snapshots is None else len(snapshots),
+        "no" if statuses is None else len(statuses),
         refreshed,
         inserted,
         resolved,
     )
     return result
+
+
+def employee_snapshot_frame(employees: pd.DataFrame) -> pd.DataFrame:
+    """The ``employee_snapshots`` rows of a run's employees, without raw personal data.
+
+    The card number becomes :func:`~zairyu_sync.pii.tokenise_card_number` (``card_token``) and
+    :func:`~zairyu_sync.pii.mask_card_number` (``card_masked``), the name
+    :func:`~zairyu_sync.pii.mask_name` (``name_masked``) and the birth date its year.
+
+    Args:
+        employees: typed or text employees with the canonical employee columns.
+
+    Returns:
+        Exactly :data:`SNAPSHOT_COLUMNS`, object dtype: ``str``/``date``/``bool``/``int`` or None.
+
+    Raises:
+        LoadError: a column is missing or a date or boolean does not parse.
+    """
+    missing = [column for column in _EMPLOYEE_INPUT_COLUMNS if column not in employees.columns]
+    if missing:
+        raise LoadError(f"employees frame lacks columns: {missing}")
+    data: dict[str, list[Any]] = {}
+    for column in SNAPSHOT_COLUMNS[:16]:
+        values = employees[column].tolist()
+        if column in _SNAPSHOT_DATES:
+            data[column] = [_as_date(value) for value in values]
+        elif column in _SNAPSHOT_BOOLS:
+            data[column] = [_as_bool(value) for value in values]
+        else:
+            data[column] = [_as_text(value) for value in values]
+    cards = [_as_text(value) for value in employees["residence_card_number"].tolist()]
+    data["card_token"] = [tokenise_card_number(card) for card in cards]
+    data["card_masked"] = [mask_card_number(card) or None for card in cards]
+    names = [_as_text(value) for value in employees["full_name"].tolist()]
+    data["name_masked"] = [mask_name(name) or None for name in names]
+    births = [_as_date(value) for value in employees["date_of_birth"].tolist()]
+    data["birth_year"] = [None if born is None else born.year for born in births]
+    return pd.DataFrame(data, columns=list(SNAPSHOT_COLUMNS), dtype=object)
+
+
+def isa_status_frame(isa_applications: pd.DataFrame) -> pd.DataFrame:
+    """The ``isa_application_statuses`` rows of the ISA applications a run saw.
+
+    ``updated_at`` (ISO 8601, with or without offset) becomes a naive UTC timestamp; the applicant's
+    card number becomes its token and masked form; the applicant's name and birth date are dropped.
+
+    Args:
+        isa_applications: the canonical ISA application frame.
+
+    Returns:
+        Exactly :data:`ISA_STATUS_COLUMNS`, object dtype.
+
+    Raises:
+        LoadError: a column is missing, or a row lacks its receipt number, status or
+            ``updated_at``, or a date does not parse.
+    """
+    missing = [column for column in _ISA_INPUT_COLUMNS if column not in isa_applications.columns]
+    if missing:
+        raise LoadError(f"isa_applications frame lacks columns: {missing}")
+    data: dict[str, list[Any]] = {}
+    for column in ISA_STATUS_COLUMNS[:8]:
+        values = isa_applications[column].tolist()
+        if column == "updated_at":
+            data[column] = [_as_utc_timestamp(value) for value in values]
+        elif column in _ISA_DATES:
+            data[column] = [_as_date(value) for value in values]
+        else:
+            data[column] = [_as_text(value) for value in values]
+    for column in ("receipt_number", "status", "updated_at"):
+        if any(value is None for value in data[column]):
+            raise LoadError(f"an ISA application lacks its {column}")
+    cards = [
+        _as_text(value) for value in isa_applications["applicant_residence_card_number"].tolist()
+    ]
+    data["applicant_card_token"] = [tokenise_card_number(card) for card in cards]
+    data["applicant_card_masked"] = [mask_card_number(card) or None for card in cards]
+    return pd.DataFrame(data, columns=list(ISA_STATUS_COLUMNS), dtype=object)
+
+
+def open_critical_trend(engine: sa.Engine, *, limit: int = 30) -> pd.DataFrame:
+    """Open critical findings per run for the report's trend chart.
+
+    Args:
+        engine: the warehouse engine.
+        limit: how many of the latest runs (by as-of date) to return.
+
+    Returns:
+        Columns ``as_of_date`` (``datetime.date``), ``run_key`` and ``open_critical`` (int):
+        the findings open and critical as of each run's as-of date, oldest run first.
+
+    Raises:
+        LoadError: the query failed.
+    """
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sql_text("warehouse/load/select_open_critical_trend.sql"), {"limit": int(limit)}
+            ).all()
+    except sa.exc.SQLAlchemyError as exc:
+        raise LoadError(f"reading the open critical trend failed: {_error_summary(exc)}") from exc
+    records = [
+        {"as_of_date": _as_date(day), "run_key": str(key), "open_critical": int(count or 0)}
+        for day, key, count in reversed(rows)
+    ]
+    return pd.DataFrame.from_records(
+        records, columns=["as_of_date", "run_key", "open_critical"]
+    ).astype({"as_of_date": object, "run_key": object, "open_critical": "int64"})
 
 
 def load_reference_data(engine: sa.Engine, catalog: RuleCatalog, statuses: StatusMaster) -> None:
@@ -447,6 +655,44 @@ def _as_date(value: object) -> date | None:
     raise LoadError(f"not a date: {type(value).__name__}")
 
 
+def _as_text(value: object) -> str | None:
+    if _is_missing(value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _as_bool(value: object) -> bool | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if not text:
+            return None
+        if text in _TRUE_TEXT:
+            return True
+        if text in _FALSE_TEXT:
+            return False
+        raise LoadError(f"not a boolean: {value[:10]!r}")
+    return bool(value)
+
+
+def _as_utc_timestamp(value: object) -> datetime | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise LoadError(f"not an ISO timestamp: {value[:40]!r}") from exc
+        return _naive_utc(moment)
+    if isinstance(value, datetime):  # pandas Timestamps included
+        return _naive_utc(pd.Timestamp(value).to_pydatetime())
+    raise LoadError(f"not a timestamp: {type(value).__name__}")
+
+
 def _run_row(run: RunRecord, findings: pd.DataFrame) -> dict[str, Any]:
     unknown = sorted(set(run.counts) - set(RUN_COUNT_NAMES))
     if unknown:
@@ -462,6 +708,7 @@ def _run_row(run: RunRecord, findings: pd.DataFrame) -> dict[str, Any]:
         **{name: int(run.counts.get(name, 0)) for name in RUN_COUNT_NAMES},
         "findings_total": len(findings),
         "code_version": run.code_version,
+        "rule_catalog_version": run.rule_catalog_version,
     }
 
 
@@ -499,27 +746,32 @@ def _stage_postgres_copy(conn: sa.Connection, name: str, frame: pd.DataFrame) ->
             copy.write_row(row)
 
 
-def _outcome(conn: sa.Connection, run_key: str) -> LoadResult:
-    rows = conn.execute(
-        sql_text("warehouse/load/select_run_outcome.sql"), {"run_key": run_key}
-    ).all()
-    new_ids: list[str] = []
-    resolved_ids: list[str] = []
-    reopened_ids: list[str] = []
-    for discrepancy_id, status, first_seen_run, resolved_run, reopened_run, in_run in rows:
-        if first_seen_run == run_key and in_run:
-            new_ids.append(str(discrepancy_id))
-        if resolved_run == run_key and status == "resolved":
-            resolved_ids.append(str(discrepancy_id))
-        if reopened_run == run_key and status == "open" and in_run:
-            reopened_ids.append(str(discrepancy_id))
-    open_count = conn.execute(sql_text("warehouse/load/count_open_discrepancies.sql")).scalar_one()
-    return LoadResult(
-        new_ids=tuple(new_ids),
-        still_open_count=int(open_count),
-        resolved_ids=tuple(resolved_ids),
-        reopened_ids=tuple(reopened_ids),
+def _outcome(conn: sa.Connection, run_key: str) -> tuple[LoadResult, int]:
+    """The run key's outcome from its events, and its open critical count as of its as-of date."""
+    rows = conn.execute(sql_text("warehouse/load/select_run_events.sql"), {"run_key": run_key})
+    ids: dict[str, list[str]] = {
+        "opened": [],
+        "resolved": [],
+        "reopened": [],
+        "escalated": [],
+        "deescalated": [],
+    }
+    for discrepancy_id, event_type, in_run in rows.all():
+        # A finding that is (again) in the run's set was not resolved by it, and one that is no
+        # longer in it (a rerun with other input) is not one of its new, reopened or escalated.
+        if (event_type == "resolved") != bool(in_run):
+            ids[str(event_type)].append(str(discrepancy_id))
+    open_count, open_critical = conn.execute(
+        sql_text("warehouse/load/count_open_as_of_run.sql"), {"run_key": run_key}
+    ).one()
+    result = LoadResult(
+        new_ids=tuple(sorted(ids["opened"])),
+        still_open_count=int(open_count or 0),
+        resolved_ids=tuple(sorted(ids["resolved"])),
+        reopened_ids=tuple(sorted(ids["reopened"])),
+        escalated_ids=tuple(sorted(ids["escalated"])),
     )
+    return result, int(open_critical or 0)
 
 
 def _exec_file(conn: sa.Connection, name: str) -> None:

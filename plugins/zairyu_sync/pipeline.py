@@ -28,9 +28,10 @@ from zairyu_sync.load import (
     load_reference_data,
     load_run,
     new_findings,
+    open_critical_trend,
 )
 from zairyu_sync.reconcile import reconcile
-from zairyu_sync.report import write_report
+from zairyu_sync.report import weekly_expiries, write_report
 from zairyu_sync.rules import load_catalog
 from zairyu_sync.runs import RunContext, read_frame, write_frame, write_json
 from zairyu_sync.statuses import load_statuses
@@ -120,12 +121,19 @@ def run_load(
     validated: Mapping[str, Any],
     isa: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Load the run, its discrepancies and its quarantine into the warehouse in one transaction."""
+    """Load the run into the warehouse in one transaction.
+
+    The run row, discrepancies (with their lifecycle events) and quarantine, the snapshot of the
+    run's valid employees and the ISA application statuses it saw.
+    """
     apply_migrations(warehouse)
-    load_reference_data(warehouse, load_catalog(), load_statuses())
+    catalog = load_catalog()
+    load_reference_data(warehouse, catalog, load_statuses())
     discrepancies = read_frame(ctx.path("discrepancies"))
     quarantine = read_frame(ctx.path("quarantine"))
-    counts = _run_counts(validated, isa, reconciled=len(read_frame(ctx.path("employees"))))
+    employees = read_frame(ctx.path("employees"))
+    isa_applications = read_frame(ctx.path("isa_applications"))
+    counts = _run_counts(validated, isa, reconciled=len(employees))
     record = RunRecord(
         run_key=ctx.run_key,
         dag_run_id=ctx.dag_run_id,
@@ -136,8 +144,16 @@ def run_load(
         status="success",
         counts=counts,
         code_version=__version__,
+        rule_catalog_version=catalog.version,
     )
-    result = load_run(warehouse, record, discrepancies, quarantine)
+    result = load_run(
+        warehouse,
+        record,
+        discrepancies,
+        quarantine,
+        employees=employees,
+        isa_applications=isa_applications,
+    )
     summary = {
         "run_key": ctx.run_key,
         "counts": counts,
@@ -146,6 +162,7 @@ def run_load(
         "findings_open": result.still_open_count,
         "findings_resolved": len(result.resolved_ids),
         "findings_reopened": len(result.reopened_ids),
+        "findings_escalated": len(result.escalated_ids),
     }
     log.info("loaded %s", summary)
     return summary
@@ -183,7 +200,16 @@ def run_report(ctx: RunContext, warehouse: sa.Engine, loaded: Mapping[str, Any])
         "quarantine_reasons": _quarantine_reasons(quarantine),
     }
     write_json(summary, ctx.path("summary"))
-    write_report(ctx.path("report"), summary=summary, discrepancies=discrepancies, catalog=catalog)
+    expiries = weekly_expiries(read_frame(ctx.path("employees")), as_of=ctx.as_of)
+    trend = open_critical_trend(warehouse)
+    write_report(
+        ctx.path("report"),
+        summary=summary,
+        discrepancies=discrepancies,
+        catalog=catalog,
+        upcoming_expiries=expiries,
+        critical_trend=trend,
+    )
     return {
         "run_key": ctx.run_key,
         "summary": str(ctx.path("summary")),

@@ -31,6 +31,9 @@ TABLES = {
     "discrepancies": "discrepancy_id",
     "quarantine": "run_key, source_table, row_number",
     "schema_migrations": "version",
+    "discrepancy_events": "event_id",
+    "employee_snapshots": "run_key, employee_id",
+    "isa_application_statuses": "receipt_number, status, updated_at",
 }
 
 
@@ -141,12 +144,19 @@ def test_migrations_apply_once(warehouse: sa.Engine) -> None:
     # The fixture applied them; a second and third call apply nothing and add no rows.
     assert apply_migrations(warehouse) == []
     assert apply_migrations(warehouse) == []
-    assert [row[0] for row in rows(warehouse, "schema_migrations")] == ["0001", "0002"]
+    assert [row[0] for row in rows(warehouse, "schema_migrations")] == ["0001", "0002", "0003"]
     names = set(sa.inspect(warehouse).get_table_names())
     assert {"reconciliation_runs", "discrepancies", "quarantine", "alert_log"} <= names
-    assert {"open_discrepancies", "open_discrepancy_counts"} <= set(
-        sa.inspect(warehouse).get_view_names()
-    )
+    assert {"discrepancy_events", "employee_snapshots", "isa_application_statuses"} <= names
+    assert {
+        "open_discrepancies",
+        "open_discrepancy_counts",
+        "findings_as_of_run",
+        "rule_summary_per_run",
+        "open_critical_trend",
+        "upcoming_expiries",
+        "time_to_resolution",
+    } <= set(sa.inspect(warehouse).get_view_names())
 
 
 def test_first_run_loads_every_finding_as_new_and_open(warehouse: sa.Engine) -> None:
@@ -328,7 +338,7 @@ def test_error_after_the_upserts_rolls_back_everything(
     load_run(warehouse, run_record(DAY1), findings(finding("a"), finding("b")), quarantine(1))
     before = snapshot(warehouse)
 
-    def broken_outcome(conn: sa.Connection, run_key: str) -> LoadResult:
+    def broken_outcome(conn: sa.Connection, run_key: str) -> tuple[LoadResult, int]:
         # The upserts, resolution and quarantine replacement have run in this transaction.
         assert (
             conn.exec_driver_sql(

@@ -1,4 +1,4 @@
-"""Core helpers: PII masking and tokenisation, settings, SQL files, run identity, report."""
+"""Core helpers: PII masking and tokenisation, settings, SQL files, run identity."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from zairyu_sync.pii import (
     redact_card_numbers,
     tokenise_card_number,
 )
-from zairyu_sync.report import render_report
 from zairyu_sync.rules import load_catalog
 from zairyu_sync.runs import make_run_context, read_frame, write_frame
 from zairyu_sync.schedule import as_of_date
@@ -103,35 +102,6 @@ def test_run_key_depends_on_the_as_of_date_only(tmp_path: Path) -> None:
     write_frame(frame, first.path("employees_raw"))
     assert read_frame(first.path("employees_raw")).equals(frame)
     assert not list(first.run_dir.glob("*.tmp"))
-
-
-def test_report_masks_and_escapes() -> None:
-    discrepancies = pd.DataFrame(
-        [
-            {
-                "discrepancy_id": "x1",
-                "employee_id": "E1<script>",
-                "organization_id": "TKY01",
-                "compliance_owner": "hr@example.co.jp",
-                "rule_code": "STATUS_EXPIRED",
-                "severity": "critical",
-                "due_date": pd.Timestamp("2026-11-11"),
-                "receipt_number": None,
-                "detail": "card AB12345678CD expired",
-            }
-        ]
-    )
-    summary = {
-        "run_key": "p/2026-11-25",
-        "as_of": "2026-11-25",
-        "counts": {"extracted": 3, "ignored": 1, "quarantined": 0, "reconciled": 2},
-        "by_rule": {"STATUS_EXPIRED": {"critical": 1}},
-    }
-    html = render_report(summary=summary, discrepancies=discrepancies, catalog=load_catalog())
-    assert "AB12345678CD" not in html and "AB******CD" in html
-    assert "E1<script>" not in html and "E1&lt;script&gt;" in html
-    assert "2026-11-11" in html
-    assert load_catalog().titles()["STATUS_EXPIRED"][1] in html
 
 
 def test_reference_files_can_be_replaced_by_the_employer(

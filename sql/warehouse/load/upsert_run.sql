@@ -3,12 +3,12 @@ INSERT INTO reconciliation_runs (
     run_key, dag_run_id, logical_date, as_of_date, started_at, finished_at, status,
     extracted, ignored, quarantined, valid, reconciled, api_calls,
     findings_total, findings_new, findings_open, findings_resolved, findings_reopened,
-    code_version
+    code_version, rule_catalog_version
 ) VALUES (
     :run_key, :dag_run_id, :logical_date, :as_of_date, :started_at, :finished_at, :status,
     :extracted, :ignored, :quarantined, :valid, :reconciled, :api_calls,
     :findings_total, 0, 0, 0, 0,
-    :code_version
+    :code_version, :rule_catalog_version
 )
 ON CONFLICT (run_key) DO UPDATE SET
     dag_run_id = EXCLUDED.dag_run_id,
@@ -24,4 +24,5 @@ ON CONFLICT (run_key) DO UPDATE SET
     reconciled = EXCLUDED.reconciled,
     api_calls = EXCLUDED.api_calls,
     findings_total = EXCLUDED.findings_total,
-    code_version = EXCLUDED.code_version
+    code_version = EXCLUDED.code_version,
+    rule_catalog_version = EXCLUDED.rule_catalog_version

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -124,20 +124,20 @@ def connections(world: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("ZAIRYU_FALLBACK_OWNER", "fallback@example.co.jp")
 
 
-def _run_dag() -> str:
+def _run_dag(as_of: date = AS_OF) -> str:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(DAGS_DIR / "residence_status_reconciliation.py"))
     dag = bag.dags["residence_status_reconciliation"]
-    dag_run = dag.test(logical_date=datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC))
+    dag_run = dag.test(logical_date=datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC))
     return str(dag_run.state)
 
 
-def _warehouse_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+def _warehouse_rows(path: Path, sql: str, **params: object) -> list[tuple[object, ...]]:
     engine = sa.create_engine(f"duckdb:///{path}")
     try:
         with engine.connect() as conn:
-            return [tuple(row) for row in conn.exec_driver_sql(sql).all()]
+            return [tuple(row) for row in conn.execute(sa.text(sql), params).all()]
     finally:
         engine.dispose()
 
@@ -263,3 +263,76 @@ def test_rerun_of_the_same_date_duplicates_nothing(world: dict[str, object]) -> 
     assert after == before
     assert _warehouse_rows(warehouse, "SELECT count(*) FROM reconciliation_runs") == runs_before
     assert len(mail.received) == mails_before, "a rerun must not send the same alert twice"
+
+
+@pytest.mark.usefixtures("airflow_db", "connections")
+def test_a_month_later_findings_open_escalate_and_resolve_in_the_event_history(
+    world: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The world moves on 30 days (applications decided, HR catches up, new expiries), then to
+    the day a warning's due date comes within the critical window: the event history shows
+    findings opening, resolving and escalating, run by run."""
+    from zairyu_sync.erp_evolution import evolve_world
+
+    root, warehouse = world["root"], world["warehouse"]
+    assert isinstance(root, Path) and isinstance(warehouse, Path)
+    later = AS_OF + timedelta(days=30)
+    engine = sa.create_engine(f"sqlite:///{world['erp']}")
+    try:
+        evolution = evolve_world(engine, root / "isa_seed.json", from_date=AS_OF, days=30, seed=11)
+    finally:
+        engine.dispose()
+    assert evolution.to_date == later
+
+    def events_of(day: date) -> dict[str, int]:
+        rows = _warehouse_rows(
+            warehouse,
+            "SELECT event_type, count(*) FROM discrepancy_events WHERE run_key = :run_key "
+            "GROUP BY event_type",
+            run_key=f"residence_status_reconciliation/{day.isoformat()}",
+        )
+        return {str(kind): int(str(count)) for kind, count in rows}
+
+    with SimulatorServer(
+        load_dataset(root / "isa_seed.json"), client_id="e2e", client_secret="e2e-secret"
+    ) as simulator:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_IMMIGRATION_API",
+            json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": simulator.base_url,
+                    "login": "e2e",
+                    "password": "e2e-secret",
+                }
+            ),
+        )
+        assert _run_dag(later) == "success"
+        month_later = events_of(later)
+        assert month_later.get("opened", 0) > 0, month_later
+        assert month_later.get("resolved", 0) > 0, month_later
+
+        # The next day a warning's due date is within the 14-day critical window.
+        candidates = _warehouse_rows(
+            warehouse,
+            "SELECT discrepancy_id, due_date FROM discrepancies WHERE status = 'open' "
+            "AND severity = 'warning' AND rule_code IN ('EXPIRY_APPROACHING', 'SPECIAL_PERIOD') "
+            "AND due_date > :after ORDER BY due_date, discrepancy_id",
+            after=later + timedelta(days=15),
+        )
+        assert candidates, "the evolved world has a warning that can escalate"
+        discrepancy_id, due = candidates[0]
+        assert isinstance(due, date)
+        escalation_day = due - timedelta(days=14)
+        assert _run_dag(escalation_day) == "success"
+
+    escalated = _warehouse_rows(
+        warehouse,
+        "SELECT severity_before, severity_after FROM discrepancy_events "
+        "WHERE discrepancy_id = :id AND event_type = 'escalated' AND run_key = :run_key",
+        id=discrepancy_id,
+        run_key=f"residence_status_reconciliation/{escalation_day.isoformat()}",
+    )
+    assert escalated == [("warning", "critical")]
+    ((runs,),) = _warehouse_rows(warehouse, "SELECT count(*) FROM reconciliation_runs")
+    assert runs == 3

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -103,10 +103,17 @@ class WarehouseUnavailable(ZairyuSyncError):
     """The warehouse cannot be read (not configured, not reachable or not migrated)."""
 
 
-def create_app(*, run_root: Path | None = None, warehouse_url: str | None = None) -> FastAPI:
+def create_app(
+    *,
+    run_root: Path | None = None,
+    warehouse_url: str | None = None,
+    dependencies: Sequence[Any] = (),
+) -> FastAPI:
     """Build the compliance UI app.
 
     Args:
+        dependencies: FastAPI dependencies applied to every route (the plugin passes Airflow's
+            authentication check, so the pages are only served to signed-in users).
         run_root: the run root (``<run_root>/<dag_id>/<as-of>/report.html``); default
             :func:`zairyu_sync.config.run_root`, resolved per request.
         warehouse_url: a SQLAlchemy URL of the warehouse; default the Airflow ``warehouse``
@@ -115,7 +122,13 @@ def create_app(*, run_root: Path | None = None, warehouse_url: str | None = None
     Returns:
         The FastAPI app (no I/O has happened yet).
     """
-    app = FastAPI(title="zairyu-sync reports", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="zairyu-sync reports",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=list(dependencies),
+    )
 
     def reports_dir() -> Path:
         return (run_root if run_root is not None else default_run_root()) / DAG_ID

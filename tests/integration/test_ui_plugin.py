@@ -294,6 +294,12 @@ def test_the_airflow_plugin_loads_and_its_app_mounts(
     server = FastAPI()
     server.mount(fastapi_app["url_prefix"], fastapi_app["app"])
     client = TestClient(server)
+    # The pages show employee ids and findings: only signed-in Airflow users get them.
+    assert client.get("/zairyu-sync/").status_code == 401
+    assert client.get("/zairyu-sync/api/discrepancies").status_code == 401
+    from airflow.api_fastapi.core_api.security import get_user
+
+    fastapi_app["app"].dependency_overrides[get_user] = lambda: "signed-in user"
     index = client.get("/zairyu-sync/")
     assert index.status_code == 200
     assert 'href="/zairyu-sync/report"' in index.text

@@ -11,8 +11,11 @@ statuses of the ISA online residence application system.
 4. **reconcile** with the rule catalog as of the data interval end (Japan time);
 5. **load** the run, the discrepancies (upserted by stable id) and the quarantine into the
    warehouse (`warehouse`) in one transaction;
-6. **report**: the run's summary and HTML report (masked PII only);
-7. **alert** compliance owners with one digest each of the findings first seen in this run.
+6. **alert** compliance owners (routing in `config/owners.yaml` or the `zairyu_sync_owners`
+   Variable): critical findings at once, a warning digest, expiry reminders, escalations and
+   resolved notices, by e-mail (`smtp_default`) and Slack (`slack_alerts`); each alert at most once;
+7. **report**: the run's summary and HTML report (masked PII only), also when alerting failed, so
+   undelivered alerts show in it.
 
 Large frames travel as Parquet files in the run directory; XCom carries counts and paths only.
 """
@@ -23,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, TriggerRule, dag, task
 
 DAG_ID = "residence_status_reconciliation"
 DISCREPANCIES_ASSET = Asset("warehouse://zairyu_sync/discrepancies")
@@ -115,6 +118,29 @@ def residence_status_reconciliation() -> None:
             engine.dispose()
 
     @task
+    def alert(loaded: dict[str, Any]) -> dict[str, Any]:
+        from zairyu_sync.airflow_resources import alert_transports, engine_for_connection
+        from zairyu_sync.config import WAREHOUSE_CONN_ID
+        from zairyu_sync.pipeline import run_alert
+        from zairyu_sync.routing import routing_from_airflow
+
+        context = _run_context()
+        routing = routing_from_airflow()
+        transports, outbox = alert_transports(routing)
+        engine = engine_for_connection(WAREHOUSE_CONN_ID)
+        try:
+            return run_alert(
+                context,
+                engine,
+                transports,
+                fallback=outbox,
+                report_link=str(context.path("report")),
+                routing=routing,
+            )
+        finally:
+            engine.dispose()
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
     def report(loaded: dict[str, Any]) -> dict[str, Any]:
         from zairyu_sync.airflow_resources import engine_for_connection
         from zairyu_sync.config import WAREHOUSE_CONN_ID
@@ -126,36 +152,12 @@ def residence_status_reconciliation() -> None:
         finally:
             engine.dispose()
 
-    @task
-    def alert(reported: dict[str, Any]) -> dict[str, Any]:
-        from zairyu_sync.airflow_resources import (
-            engine_for_connection,
-            fallback_owner,
-            mail_transport,
-        )
-        from zairyu_sync.config import WAREHOUSE_CONN_ID
-        from zairyu_sync.pipeline import run_alert
-
-        transport, channel = mail_transport()
-        engine = engine_for_connection(WAREHOUSE_CONN_ID)
-        try:
-            return run_alert(
-                _run_context(),
-                engine,
-                transport,
-                channel=channel,
-                fallback_owner=fallback_owner(),
-                report_link=reported["report"],
-            )
-        finally:
-            engine.dispose()
-
     extracted = extract()
     validated = validate(extracted)
     isa = sync_isa_statuses(extracted)
     reconciled = reconcile(validated, isa)
     loaded = load(reconciled, validated, isa)
-    alert(report(loaded))
+    alert(loaded) >> report(loaded)
 
 
 residence_status_reconciliation()

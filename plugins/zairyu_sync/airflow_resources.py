@@ -4,8 +4,8 @@
   ``extra`` key ``sqlalchemy_url``.
 * ``warehouse``: ``duckdb`` (host = database file), ``postgres``, or ``extra.sqlalchemy_url``.
 * ``immigration_api``: see :class:`zairyu_sync.hooks.immigration_api.ImmigrationApiHook`.
-* ``smtp_default``: the smtp provider's connection; when it is not defined, alerts go to an outbox
-  directory as ``.eml`` files.
+* ``smtp_default`` (smtp provider) and ``slack_alerts`` (slack provider's incoming webhook): the
+  alert channels; a channel that is not configured goes to an outbox directory instead.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -21,12 +22,13 @@ from zairyu_sync.config import SMTP_CONN_ID, run_root
 from zairyu_sync.errors import ConfigError
 from zairyu_sync.load import warehouse_engine
 
+if TYPE_CHECKING:
+    from zairyu_sync.routing import AlertRouting
+
 log = logging.getLogger(__name__)
 
 #: Sender address of alert e-mails; override with ZAIRYU_ALERT_SENDER.
 DEFAULT_SENDER = "zairyu-sync@localhost"
-#: Owner who receives findings whose employee has no compliance owner; ZAIRYU_FALLBACK_OWNER.
-DEFAULT_FALLBACK_OWNER = "compliance@localhost"
 #: libpq connection parameters honoured from a postgres connection's extra.
 _LIBPQ_PARAMETERS = frozenset(
     {
@@ -74,22 +76,41 @@ def engine_for_connection(conn_id: str) -> sa.Engine:
     return engine
 
 
-def mail_transport() -> tuple[MailTransport, str]:
-    """The SMTP transport when ``smtp_default`` exists, else an outbox; with its channel name."""
+def _connection_exists(conn_id: str) -> bool:
     from airflow.sdk import BaseHook
 
     try:
-        BaseHook.get_connection(SMTP_CONN_ID)
+        BaseHook.get_connection(conn_id)
     except Exception:  # noqa: BLE001 - any lookup failure means "not configured"
-        outbox = Path(os.environ.get("ZAIRYU_OUTBOX_DIR") or run_root().parent / "outbox")
-        log.info("no %s connection; alerts go to the outbox directory", SMTP_CONN_ID)
-        return OutboxTransport(outbox), "outbox"
-    from zairyu_sync.hooks.smtp import AirflowSmtpTransport
-
-    sender = os.environ.get("ZAIRYU_ALERT_SENDER", DEFAULT_SENDER)
-    return AirflowSmtpTransport(conn_id=SMTP_CONN_ID, sender=sender), "email"
+        return False
+    return True
 
 
-def fallback_owner() -> str:
-    """The organization-level owner for findings without one."""
-    return os.environ.get("ZAIRYU_FALLBACK_OWNER", DEFAULT_FALLBACK_OWNER)
+def alert_transports(
+    routing: AlertRouting,
+) -> tuple[dict[str, MailTransport], MailTransport]:
+    """The alert transports by channel, and the outbox fallback for channels not configured.
+
+    * ``email``: the smtp provider's ``smtp_default`` connection, when it exists;
+    * ``slack``: the ``slack_alerts`` incoming-webhook connection, when it exists; an owner's own
+      ``slack_conn_id`` (routing) is registered as ``slack:<conn id>`` when that connection exists;
+    * fallback: ``.eml``/message files in ``ZAIRYU_OUTBOX_DIR`` (default ``<run root>/../outbox``),
+      so an alert is never lost for want of a channel.
+    """
+    from zairyu_sync.hooks.slack import SLACK_CONN_ID, SlackWebhookTransport
+
+    transports: dict[str, MailTransport] = {}
+    if _connection_exists(SMTP_CONN_ID):
+        from zairyu_sync.hooks.smtp import AirflowSmtpTransport
+
+        sender = os.environ.get("ZAIRYU_ALERT_SENDER", DEFAULT_SENDER)
+        transports["email"] = AirflowSmtpTransport(conn_id=SMTP_CONN_ID, sender=sender)
+    if _connection_exists(SLACK_CONN_ID):
+        transports["slack"] = SlackWebhookTransport(SLACK_CONN_ID)
+    for route in routing.owners.values():
+        conn_id = route.slack_conn_id
+        if conn_id and f"slack:{conn_id}" not in transports and _connection_exists(conn_id):
+            transports[f"slack:{conn_id}"] = SlackWebhookTransport(conn_id)
+    outbox = Path(os.environ.get("ZAIRYU_OUTBOX_DIR") or run_root().parent / "outbox")
+    log.info("alert channels: %s; others go to the outbox", sorted(transports) or "none")
+    return transports, OutboxTransport(outbox)

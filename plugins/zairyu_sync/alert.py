@@ -1,29 +1,38 @@
-"""Alerts: one digest e-mail per compliance owner with the findings a run found first.
+"""Alerts: delivery of planned :class:`Digest` messages, at most once each, and their log.
 
-Rendering (:func:`build_digests`) is pure; delivery goes through a :class:`MailTransport`
-(:class:`SmtpTransport`, :class:`OutboxTransport`, or the Airflow connection based transport in
-:mod:`zairyu_sync.hooks.smtp`). :func:`send_digests` records every digest in the warehouse's
-``alert_log`` before sending it, so a rerun never sends a delivered digest twice and a failed one
-is retried by the next run.
+Planning (which alerts a run sends, routed and rendered per owner) is in
+:mod:`zairyu_sync.alert_plan`. Delivery goes through a :class:`MailTransport` per channel
+(:class:`SmtpTransport`, :class:`OutboxTransport`,
+:class:`~zairyu_sync.hooks.smtp.AirflowSmtpTransport`, a Slack transport). :func:`send_digests`
+records every digest in the warehouse's ``alert_log``: ``pending`` before the attempt, then
+``delivered`` or ``failed``. A row found still ``pending`` means an earlier process died between
+sending and logging: it is marked ``uncertain`` and not resent (at most once), for a human to
+check (:func:`undelivered_alerts`).
+
+Test hook: when the environment variable ``ZAIRYU_TEST_CRASH_AFTER_SEND`` is ``1``,
+:func:`send_digests` ends the process with ``os._exit(137)`` right after the first successful
+``transport.send`` and before the log update, to reproduce the crash window in tests. Never set
+it anywhere else.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import smtplib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Protocol
 
-import jinja2
 import pandas as pd
 import sqlalchemy as sa
+import tenacity
 
 from zairyu_sync.errors import AlertError
 from zairyu_sync.pii import redact_card_numbers
@@ -31,45 +40,27 @@ from zairyu_sync.sqlfiles import sql_text
 
 log = logging.getLogger(__name__)
 
-#: The kind of the digest of a run's new findings (later kinds: reminders, escalations).
-NEW_FINDINGS_KIND = "new_findings"
-#: Severities a new-findings digest carries, most urgent first.
-DIGEST_SEVERITIES = ("critical", "warning")
-
-_SEVERITY_LABELS = {
-    "critical": ("CRITICAL", "重大"),
-    "warning": ("WARNING", "警告"),
-    "info": ("INFO", "情報"),
-}
-_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-
 #: RFC 5322 allows 998 characters a line; 100 keeps the 64-character alert id header unfolded.
 _MAIL_POLICY = policy.default.clone(max_line_length=100)
-
-_TEXT_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("zairyu_sync", "templates"),
-    autoescape=False,
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-)
-_HTML_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("zairyu_sync", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
 
 
 @dataclass(frozen=True)
 class Digest:
-    """One alert message to one recipient.
+    """One alert message to one recipient over one channel.
 
     Attributes:
-        recipient: the e-mail address it goes to.
-        subject: the subject line.
-        text_body: the plain-text body (Japanese, then English).
+        recipient: the address it goes to (for Slack: the owner it is meant for).
+        subject: the subject line (no personal data).
+        text_body: the plain-text body.
         html_body: the HTML body (same content).
         finding_ids: the discrepancy ids it reports, in display order.
-        kind: what the alert is about, e.g. ``new_findings``.
+        kind: what the alert is about (``critical``, ``warning_digest``, ``expiry_reminder``,
+            ``escalation``, ``resolved``; see :data:`zairyu_sync.alert_plan.KINDS`).
+        channel: ``email`` or ``slack``.
+        alert_keys: what the alert is about, for deduplication; empty means ``finding_ids``
+            (reminders use ``employee|expiry|threshold``).
+        target: a channel-specific destination, e.g. the owner's Slack connection id, or None.
+        items: the structured content (masked only) for transports that render their own form.
     """
 
     recipient: str
@@ -77,12 +68,21 @@ class Digest:
     text_body: str
     html_body: str
     finding_ids: tuple[str, ...]
-    kind: str = NEW_FINDINGS_KIND
+    kind: str = "critical"
+    channel: str = "email"
+    alert_keys: tuple[str, ...] = ()
+    target: str | None = None
+    items: tuple[Mapping[str, str], ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys the alert id is computed from."""
+        return self.alert_keys or self.finding_ids
 
     @property
     def alert_id(self) -> str:
         """The run-independent id of this alert (see :func:`alert_id`)."""
-        return alert_id(self.kind, self.recipient, self.finding_ids)
+        return alert_id(self.kind, self.recipient, self.keys, self.channel)
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,14 @@ class AlertResult:
     Attributes:
         sent: digests delivered by this call.
         skipped: digests already delivered earlier (not sent again).
-        failed: digests the transport could not deliver.
+        failed: digests that could not be delivered (retried by the next call).
+        uncertain: digests whose earlier attempt ended between sending and logging; not resent.
     """
 
     sent: int
     skipped: int
     failed: int
+    uncertain: int = 0
 
 
 class MailTransport(Protocol):
@@ -108,107 +110,101 @@ class MailTransport(Protocol):
         ...
 
 
-def alert_id(kind: str, recipient: str, finding_ids: Sequence[str]) -> str:
-    """A stable id for an alert: SHA-256 of kind, recipient and the sorted finding ids.
+#: Environment variable of the crash-window test hook (see the module docstring).
+CRASH_AFTER_SEND_ENV = "ZAIRYU_TEST_CRASH_AFTER_SEND"
+#: Key of the transport used for channels that have none of their own.
+FALLBACK_TRANSPORT = "fallback"
+
+
+def alert_id(kind: str, recipient: str, keys: Sequence[str], channel: str = "email") -> str:
+    """A stable id for an alert: SHA-256 of kind, recipient, channel and the sorted keys.
 
     Args:
         kind: the alert kind.
         recipient: the recipient address (compared case-insensitively).
-        finding_ids: the discrepancy ids the alert reports (order does not matter).
+        keys: the finding ids (or reminder keys) the alert reports (order does not matter).
+        channel: the delivery channel.
 
     Returns:
         64 hex characters.
     """
-    key = "\x1f".join([kind, recipient.strip().lower(), ",".join(sorted(finding_ids))])
+    parts = [kind, recipient.strip().lower(), ",".join(sorted(keys))]
+    if channel != "email":  # e-mail ids stay those of logs written before channels existed
+        parts.append(channel)
+    key = "\x1f".join(parts)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def build_digests(
-    findings: pd.DataFrame,
-    *,
-    rule_titles: Mapping[str, tuple[str, str]],
-    run_label: str,
-    report_link: str | None,
-    fallback_owner: str,
-) -> list[Digest]:
-    """Render one digest per compliance owner of the new critical and warning findings.
-
-    Findings without an owner go to ``fallback_owner`` (never dropped). Each digest lists critical
-    findings first, then by due date (undated last), rule and employee id. Every rendered text
-    passes through :func:`~zairyu_sync.pii.redact_card_numbers`.
-
-    Args:
-        findings: rows with ``discrepancy_id``, ``employee_id``, ``compliance_owner``,
-            ``rule_code``, ``severity``, ``due_date``, ``receipt_number``, ``detail``.
-        rule_titles: rule code -> (English title, Japanese title); unknown codes show the code.
-        run_label: how the run is named in the text, usually its as-of date.
-        report_link: a link to the run's report, or None.
-        fallback_owner: the address for findings without a compliance owner.
-
-    Returns:
-        The digests ordered by recipient; empty when there is nothing to report.
-
-    Raises:
-        AlertError: the frame lacks a column or no fallback owner is given.
-    """
-    required = ("discrepancy_id", "employee_id", "compliance_owner", "rule_code", "severity")
-    missing = [column for column in required if column not in findings.columns]
-    if missing:
-        raise AlertError(f"findings frame lacks columns: {missing}")
-    if not fallback_owner or not fallback_owner.strip():
-        raise AlertError("a fallback owner address is required")
-    by_owner: dict[str, list[dict[str, Any]]] = {}
-    for raw in findings.to_dict(orient="records"):
-        record = {str(key): value for key, value in raw.items()}
-        item = _finding_view(record, rule_titles)
-        if item["severity"] not in DIGEST_SEVERITIES:
-            continue
-        owner = _text(record.get("compliance_owner")) or fallback_owner.strip()
-        by_owner.setdefault(owner, []).append(item)
-    digests = [
-        _render(owner, sorted(items, key=_display_order), run_label, report_link)
-        for owner, items in sorted(by_owner.items())
-    ]
-    log.info(
-        "built %d digests for %d findings", len(digests), sum(len(d.finding_ids) for d in digests)
-    )
-    return digests
+def message_id(identity: str) -> str:
+    """The e-mail ``Message-ID`` of an alert, derived from its id so relays can dedupe."""
+    return f"<{identity}@zairyu-sync.local>"
 
 
 def send_digests(
     engine: sa.Engine,
     digests: Sequence[Digest],
-    transport: MailTransport,
+    transports: Mapping[str, MailTransport],
     *,
     run_key: str,
-    channel: str,
+    fallback: MailTransport | None = None,
+    max_tries: int = 3,
+    backoff_seconds: float = 1.0,
+    max_backoff_seconds: float = 30.0,
 ) -> AlertResult:
     """Deliver digests at most once each, recording every attempt in ``alert_log``.
 
-    For each digest: skip it when its alert id is already ``delivered``; otherwise commit a
-    ``pending`` row, send, and mark it ``delivered`` (or ``failed`` with the error). A crash between
-    sending and marking leaves ``pending``, which the next call retries (at-least-once delivery).
+    Per digest, by its ``alert_log`` status: ``delivered`` is skipped; ``uncertain`` is skipped
+    and counted; ``pending`` (an earlier attempt died between send and log) becomes ``uncertain``
+    and is not resent; otherwise (new or ``failed``) a ``pending`` row is committed, the
+    transport of ``digest.channel`` sends it (retried with exponential backoff), and the row
+    becomes ``delivered`` or ``failed`` with a PII-free reason. A channel without a transport uses
+    ``fallback`` (e.g. the outbox) or is recorded ``failed``.
 
     Args:
         engine: the warehouse engine (migrations applied).
         digests: the digests to deliver.
-        transport: how to deliver them.
+        transports: channel name (or ``channel:target``) -> transport.
         run_key: the run the digests belong to.
-        channel: the delivery channel name recorded in the log (``email``, ``outbox``, ...).
+        fallback: the transport for channels without one, or None.
+        max_tries: attempts per digest within this call.
+        backoff_seconds: first wait between attempts (doubling).
+        max_backoff_seconds: the longest wait between attempts.
 
     Returns:
-        The counts of sent, skipped and failed digests.
+        The counts of sent, skipped, failed and uncertain digests.
 
     Raises:
         AlertError: the alert log could not be written, or at least one digest failed (after all
-            the others were tried).
+            the others were tried), so the task is retried.
     """
-    sent = skipped = failed = 0
+    sent = skipped = failed = uncertain = 0
     for digest in digests:
         identity = digest.alert_id
-        if _alert_status(engine, identity) == "delivered":
+        status = _alert_status(engine, identity)
+        if status == "delivered":
             skipped += 1
             continue
+        if status in ("pending", "uncertain"):
+            if status == "pending":
+                _log_write(
+                    engine,
+                    "alert/mark_alert_uncertain.sql",
+                    {
+                        "alert_id": identity,
+                        "error": "an earlier attempt ended between sending and logging; "
+                        "check whether the recipient received it",
+                    },
+                )
+            log.warning(
+                "alert %s (%s to %s via %s) is uncertain: not resent, needs a human check",
+                identity[:12],
+                digest.kind,
+                digest.recipient,
+                digest.channel,
+            )
+            uncertain += 1
+            continue
+        transport, used = _transport_for(digest, transports, fallback)
         _log_write(
             engine,
             "alert/record_alert_intent.sql",
@@ -217,13 +213,19 @@ def send_digests(
                 "run_key": run_key,
                 "kind": digest.kind,
                 "recipient": digest.recipient,
-                "channel": channel,
+                "channel": used,
                 "finding_ids": ",".join(digest.finding_ids),
+                "alert_key": "\n".join(sorted(digest.keys)),
+                "subject": redact_card_numbers(digest.subject)[:500],
                 "now": _utcnow(),
             },
         )
         try:
-            transport.send(digest)
+            if transport is None:
+                raise AlertError(
+                    f"no transport for channel {digest.channel!r} and no fallback configured"
+                )
+            _send_with_retry(transport, digest, max_tries, backoff_seconds, max_backoff_seconds)
         except Exception as exc:  # any transport failure is recorded, then the next digest goes
             failed += 1
             error = _error_text(exc)
@@ -232,18 +234,95 @@ def send_digests(
                 engine, "alert/mark_alert_failed.sql", {"alert_id": identity, "error": error}
             )
             continue
+        if os.environ.get(CRASH_AFTER_SEND_ENV) == "1":  # test hook: the crash window
+            os._exit(137)
         _log_write(
             engine, "alert/mark_alert_delivered.sql", {"alert_id": identity, "now": _utcnow()}
         )
         sent += 1
-    result = AlertResult(sent=sent, skipped=skipped, failed=failed)
-    log.info("alerts for %s via %s: %s", run_key, channel, result)
+    result = AlertResult(sent=sent, skipped=skipped, failed=failed, uncertain=uncertain)
+    log.info("alerts for %s: %s", run_key, result)
     if failed:
         raise AlertError(
-            f"{failed} of {len(digests)} alerts for {run_key} could not be delivered via "
-            f"{channel}; they stay in alert_log and are retried by the next run"
+            f"{failed} of {len(digests)} alerts for {run_key} could not be delivered; "
+            "they stay in alert_log as failed and are retried by the next attempt"
         )
     return result
+
+
+def undelivered_alerts(engine: sa.Engine) -> pd.DataFrame:
+    """Alerts not known to be delivered (``pending``, ``failed``, ``uncertain``), for the report.
+
+    Args:
+        engine: the warehouse engine.
+
+    Returns:
+        Columns ``alert_id``, ``kind``, ``recipient``, ``channel``, ``status``, ``created_at``,
+        ``error``; uncertain first, then failed, then pending, oldest first.
+
+    Raises:
+        AlertError: the query failed.
+    """
+    columns = ["alert_id", "kind", "recipient", "channel", "status", "created_at", "error"]
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sql_text("warehouse/alert/select_undelivered_alerts.sql")).all()
+    except sa.exc.SQLAlchemyError as exc:
+        raise AlertError(f"reading alert_log failed: {_error_text(exc)}") from exc
+    return pd.DataFrame([tuple(row) for row in rows], columns=columns, dtype=object)
+
+
+def alert_statuses(engine: sa.Engine, alert_ids: Sequence[str]) -> dict[str, str]:
+    """The ``alert_log`` status of each of ``alert_ids`` that has a row."""
+    if not alert_ids:
+        return {}
+    statement = sql_text("warehouse/alert/select_alert_statuses.sql").bindparams(
+        sa.bindparam("alert_ids", expanding=True)
+    )
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(statement, {"alert_ids": list(alert_ids)}).all()
+    except sa.exc.SQLAlchemyError as exc:
+        raise AlertError(f"reading alert_log failed: {_error_text(exc)}") from exc
+    return {str(row[0]): str(row[1]) for row in rows}
+
+
+def _transport_for(
+    digest: Digest, transports: Mapping[str, MailTransport], fallback: MailTransport | None
+) -> tuple[MailTransport | None, str]:
+    if digest.target:
+        routed = transports.get(f"{digest.channel}:{digest.target}")
+        if routed is not None:
+            return routed, digest.channel
+    transport = transports.get(digest.channel)
+    if transport is not None:
+        return transport, digest.channel
+    if fallback is not None:
+        log.info(
+            "no %s transport; alert %s goes to the fallback", digest.channel, digest.alert_id[:12]
+        )
+        return fallback, f"{digest.channel}>{FALLBACK_TRANSPORT}"
+    return None, digest.channel
+
+
+def _send_with_retry(
+    transport: MailTransport,
+    digest: Digest,
+    max_tries: int,
+    backoff_seconds: float,
+    max_backoff_seconds: float,
+) -> None:
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(max(1, max_tries)),
+        wait=tenacity.wait_exponential(multiplier=backoff_seconds, max=max_backoff_seconds),
+        reraise=True,
+        before_sleep=lambda state: log.info(
+            "alert %s attempt %d failed; retrying", digest.alert_id[:12], state.attempt_number
+        ),
+    )
+    for attempt in retrying:
+        with attempt:
+            transport.send(digest)
 
 
 def build_message(digest: Digest, *, sender: str) -> EmailMessage:
@@ -254,14 +333,15 @@ def build_message(digest: Digest, *, sender: str) -> EmailMessage:
         sender: the From address.
 
     Returns:
-        The message, with an ``X-Zairyu-Alert-Id`` header.
+        The message, with an ``X-Zairyu-Alert-Id`` header and a ``Message-ID`` derived from
+        the alert id (the same alert always has the same Message-ID).
     """
     message = EmailMessage(policy=_MAIL_POLICY)
     message["Subject"] = digest.subject
     message["From"] = sender
     message["To"] = digest.recipient
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(idstring=digest.alert_id[:16], domain="zairyu-sync.local")
+    message["Message-ID"] = message_id(digest.alert_id)
     message["X-Zairyu-Alert-Id"] = digest.alert_id
     message.set_content(digest.text_body, subtype="plain", charset="utf-8")
     message.add_alternative(digest.html_body, subtype="html", charset="utf-8")
@@ -339,102 +419,6 @@ class OutboxTransport:
             tmp.replace(path)
         except OSError as exc:
             raise AlertError(f"writing to the outbox failed: {_error_text(exc)}") from exc
-
-
-# --- rendering --------------------------------------------------------------------------------
-
-
-def _finding_view(
-    record: Mapping[str, Any], rule_titles: Mapping[str, tuple[str, str]]
-) -> dict[str, Any]:
-    rule_code = _text(record.get("rule_code")) or "UNKNOWN"
-    severity = (_text(record.get("severity")) or "info").lower()
-    title_en, title_ja = rule_titles.get(rule_code, (rule_code, rule_code))
-    due = _due_date(record.get("due_date"))
-    severity_en, severity_ja = _SEVERITY_LABELS.get(severity, (severity.upper(), severity))
-    return {
-        "discrepancy_id": _text(record.get("discrepancy_id")) or "",
-        "employee_id": redact_card_numbers(_text(record.get("employee_id")) or "—"),
-        "rule_code": rule_code,
-        "severity": severity,
-        "severity_en": severity_en,
-        "severity_ja": severity_ja,
-        "title_en": redact_card_numbers(title_en),
-        "title_ja": redact_card_numbers(title_ja),
-        "due": due,
-        "due_en": due.isoformat() if due else "none",
-        "due_ja": due.isoformat() if due else "なし",
-        "receipt_number": redact_card_numbers(_text(record.get("receipt_number")) or ""),
-        "detail": redact_card_numbers(_text(record.get("detail")) or ""),
-    }
-
-
-def _display_order(item: Mapping[str, Any]) -> tuple[int, int, date, str, str, str]:
-    due: date | None = item["due"]
-    return (
-        _SEVERITY_RANK.get(item["severity"], 9),
-        0 if due else 1,
-        due or date.max,
-        item["rule_code"],
-        item["employee_id"],
-        item["discrepancy_id"],
-    )
-
-
-def _render(
-    owner: str, findings: list[dict[str, Any]], run_label: str, report_link: str | None
-) -> Digest:
-    counts = {severity: 0 for severity in DIGEST_SEVERITIES}
-    for item in findings:
-        counts[item["severity"]] += 1
-    subject = redact_card_numbers(
-        f"[zairyu-sync] {counts['critical']} critical, {counts['warning']} warning"
-        f" — residence status findings {run_label}"
-    )
-    link = (report_link or "").strip() or None
-    context = {
-        "subject": subject,
-        "run_label": run_label,
-        "counts": counts,
-        "findings": findings,
-        "report_link": link,
-        "report_href": link if link and link.lower().startswith(("https://", "http://")) else None,
-    }
-    text_body = _TEXT_ENV.get_template("alert_digest.txt.j2").render(context)
-    html_body = _HTML_ENV.get_template("alert_digest.html.j2").render(context)
-    return Digest(
-        recipient=owner,
-        subject=subject,
-        text_body=redact_card_numbers(text_body),
-        html_body=redact_card_numbers(html_body),
-        finding_ids=tuple(item["discrepancy_id"] for item in findings),
-        kind=NEW_FINDINGS_KIND,
-    )
-
-
-def _text(value: object) -> str | None:
-    if value is None or value is pd.NaT:
-        return None
-    try:
-        if pd.isna(value):  # type: ignore[call-overload]
-            return None
-    except (TypeError, ValueError):
-        pass
-    text = str(value).strip()
-    return text or None
-
-
-def _due_date(value: object) -> date | None:
-    if _text(value) is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        return None
 
 
 # --- alert log --------------------------------------------------------------------------------

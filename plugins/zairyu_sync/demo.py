@@ -195,7 +195,6 @@ def airflow_environment(
             ),
             "ZAIRYU_RUN_ROOT": str(paths.runs),
             "ZAIRYU_OUTBOX_DIR": str(paths.root / "outbox"),
-            "ZAIRYU_FALLBACK_OWNER": "compliance-office@example.co.jp",
             "ZAIRYU_ALERT_SENDER": "zairyu-sync@example.co.jp",
         }
     )

@@ -536,50 +536,6 @@ def _status_row(status: ResidenceStatus) -> dict[str, Any]:
     }
 
 
-def new_findings(
-    engine: sa.Engine, run_key: str, severities: Sequence[str] = ("critical", "warning")
-) -> pd.DataFrame:
-    """The open discrepancies this run key first recorded, for alerting.
-
-    Args:
-        engine: the warehouse engine.
-        run_key: the run key.
-        severities: which severities to return.
-
-    Returns:
-        One row per finding with the :data:`FINDING_COLUMNS` plus ``first_seen_on``, ordered
-        by ``discrepancy_id``; ``due_date`` holds ``datetime.date`` values or None.
-
-    Raises:
-        LoadError: the query failed.
-    """
-    statement = sql_text("warehouse/load/select_new_findings.sql").bindparams(
-        sa.bindparam("severities", expanding=True)
-    )
-    columns = [*FINDING_COLUMNS, "first_seen_on"]
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                statement, {"run_key": run_key, "severities": list(severities)}
-            ).all()
-    except sa.exc.SQLAlchemyError as exc:
-        raise LoadError(f"reading new findings of {run_key} failed: {_error_summary(exc)}") from exc
-    records = [
-        {
-            **dict(zip(columns, row, strict=True)),
-            "due_date": _as_date(row[6]),
-            "first_seen_on": _as_date(row[9]),
-        }
-        for row in rows
-    ]
-    return pd.DataFrame.from_records(records, columns=columns).astype(
-        {"due_date": object, "first_seen_on": object}
-    )
-
-
-# --- migrations -------------------------------------------------------------------------------
-
-
 def _migration_files() -> list[tuple[str, str]]:
     directory = project_path("sql", "warehouse", "migrations")
     found: list[tuple[str, str]] = []

@@ -17,9 +17,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from zairyu_sync import __version__
-from zairyu_sync.alert import MailTransport, build_digests, send_digests
+from zairyu_sync.alert import MailTransport, alert_statuses, send_digests, undelivered_alerts
+from zairyu_sync.alert_plan import kind_counts, plan_alerts
 from zairyu_sync.config import PolicySettings
-from zairyu_sync.errors import ValidationError
+from zairyu_sync.errors import AlertError, ValidationError
 from zairyu_sync.extract import ErpSnapshot, extract_snapshot
 from zairyu_sync.immigration import ImmigrationStatusSource, fetch_isa_applications
 from zairyu_sync.load import (
@@ -27,11 +28,11 @@ from zairyu_sync.load import (
     apply_migrations,
     load_reference_data,
     load_run,
-    new_findings,
     open_critical_trend,
 )
 from zairyu_sync.reconcile import reconcile
 from zairyu_sync.report import weekly_expiries, write_report
+from zairyu_sync.routing import AlertRouting, routing_from_airflow
 from zairyu_sync.rules import load_catalog
 from zairyu_sync.runs import RunContext, read_frame, write_frame, write_json
 from zairyu_sync.statuses import load_statuses
@@ -209,6 +210,7 @@ def run_report(ctx: RunContext, warehouse: sa.Engine, loaded: Mapping[str, Any])
         catalog=catalog,
         upcoming_expiries=expiries,
         critical_trend=trend,
+        undelivered_alerts=undelivered_alerts(warehouse),
     )
     return {
         "run_key": ctx.run_key,
@@ -238,30 +240,66 @@ def _quarantine_reasons(quarantine: pd.DataFrame) -> dict[str, int]:
 def run_alert(
     ctx: RunContext,
     warehouse: sa.Engine,
-    transport: MailTransport,
+    transports: Mapping[str, MailTransport],
     *,
-    channel: str,
-    fallback_owner: str,
+    fallback: MailTransport | None,
     report_link: str | None,
+    routing: AlertRouting | None = None,
 ) -> dict[str, Any]:
-    """Send one digest per compliance owner of the findings this run found first."""
-    findings = new_findings(warehouse, ctx.run_key)
+    """Plan and deliver the run's alerts (critical, escalation, warnings, reminders, resolved).
+
+    Args:
+        ctx: the run context.
+        warehouse: the warehouse engine (the run loaded).
+        transports: channel name (``email``, ``slack``, or ``slack:<conn id>``) -> transport.
+        fallback: the transport for channels without one (e.g. the outbox), or None.
+        report_link: a link to the run's report, or None.
+        routing: the alert routing; None reads it (Airflow Variable ``zairyu_sync_owners``, else
+            ``ZAIRYU_OWNERS_FILE`` or ``config/owners.yaml``).
+
+    Returns:
+        A JSON-safe summary without personal data: planned counts per kind, counts per kind and
+        status, sent/skipped/failed/uncertain.
+
+    Raises:
+        AlertError: at least one alert failed (after trying all), so the task is retried.
+    """
+    routing = routing or routing_from_airflow()
     catalog = load_catalog()
-    digests = build_digests(
-        findings,
+    remediation = {rule.code: (rule.remediation_en, rule.remediation_ja) for rule in catalog.rules}
+    digests = plan_alerts(
+        warehouse,
+        run_key=ctx.run_key,
+        as_of=ctx.as_of,
+        routing=routing,
         rule_titles=catalog.titles(),
-        run_label=ctx.as_of.isoformat(),
+        remediation=remediation,
         report_link=report_link,
-        fallback_owner=fallback_owner,
     )
-    result = send_digests(warehouse, digests, transport, run_key=ctx.run_key, channel=channel)
-    summary = {
-        "run_key": ctx.run_key,
-        "digests": len(digests),
-        "sent": result.sent,
-        "skipped": result.skipped,
-        "failed": result.failed,
-        "channel": channel,
-    }
+    summary: dict[str, Any] = {"run_key": ctx.run_key, "planned": kind_counts(digests)}
+    error: AlertError | None = None
+    try:
+        result = send_digests(
+            warehouse, digests, transports, run_key=ctx.run_key, fallback=fallback
+        )
+    except AlertError as exc:
+        error = exc
+        result = None
+    statuses = alert_statuses(warehouse, [digest.alert_id for digest in digests])
+    by_kind: dict[str, dict[str, int]] = {}
+    for digest in digests:
+        status = statuses.get(digest.alert_id, "unknown")
+        counts = by_kind.setdefault(digest.kind, {})
+        counts[status] = counts.get(status, 0) + 1
+    summary["by_kind_status"] = by_kind
+    if result is not None:
+        summary.update(
+            sent=result.sent,
+            skipped=result.skipped,
+            failed=result.failed,
+            uncertain=result.uncertain,
+        )
     log.info("alerts %s", summary)
+    if error is not None:
+        raise error
     return summary

@@ -128,6 +128,7 @@ def render_report(
     catalog: RuleCatalog,
     upcoming_expiries: pd.DataFrame | None = None,
     critical_trend: pd.DataFrame | None = None,
+    undelivered_alerts: pd.DataFrame | None = None,
 ) -> str:
     """Render the report HTML.
 
@@ -140,6 +141,9 @@ def render_report(
             renders a "no data" state.
         critical_trend: ``as_of_date``, ``open_critical`` per run; None or empty renders a
             "no data" state.
+        undelivered_alerts: alerts not (or not surely) delivered (``kind``, ``recipient``,
+            ``channel``, ``status``, ``created_at``, ``error``), see
+            :func:`zairyu_sync.alert.undelivered_alerts`.
 
     Returns:
         The HTML page, with every card number redacted.
@@ -172,8 +176,19 @@ def render_report(
         trend_chart=_trend_chart(trend),
         critical_rows=_critical_findings(discrepancies, catalog, as_of),
         quarantine_reasons=_flat_reasons(summary.get("quarantine_reasons", {})),
+        undelivered=_undelivered_rows(undelivered_alerts),
     )
     return redact_card_numbers(html)
+
+
+def _undelivered_rows(frame: pd.DataFrame | None) -> list[dict[str, str]]:
+    if frame is None or frame.empty:
+        return []
+    columns = ("kind", "recipient", "channel", "status", "created_at", "error")
+    rows = []
+    for record in frame.to_dict("records"):
+        rows.append({key: "" if record.get(key) is None else str(record[key]) for key in columns})
+    return rows
 
 
 def write_report(
@@ -184,6 +199,7 @@ def write_report(
     catalog: RuleCatalog,
     upcoming_expiries: pd.DataFrame | None = None,
     critical_trend: pd.DataFrame | None = None,
+    undelivered_alerts: pd.DataFrame | None = None,
 ) -> Path:
     """Render the report and write it atomically (temporary file, then rename)."""
     html = render_report(
@@ -192,6 +208,7 @@ def write_report(
         catalog=catalog,
         upcoming_expiries=upcoming_expiries,
         critical_trend=critical_trend,
+        undelivered_alerts=undelivered_alerts,
     )
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(html, encoding="utf-8")

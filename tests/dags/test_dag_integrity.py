@@ -60,10 +60,11 @@ def test_reconciliation_task_graph() -> None:
         "validate": ["load", "reconcile"],
         "sync_isa_statuses": ["load", "reconcile"],
         "reconcile": ["load"],
-        "load": ["report"],
-        "report": ["alert"],
-        "alert": [],
+        "load": ["alert", "report"],
+        "alert": ["report"],
+        "report": [],
     }
     assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
+    assert str(dag.get_task("report").trigger_rule) in ("all_done", "TriggerRule.ALL_DONE")
     load = dag.get_task("load")
     assert [outlet.uri for outlet in load.outlets] == ["warehouse://zairyu_sync/discrepancies"]

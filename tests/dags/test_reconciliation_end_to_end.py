@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.webhook_server import Webhook, running_webhook
 from zairyu_sync.erp_sample import (
     SampleErp,
     expected_situations,
@@ -33,7 +34,8 @@ from zairyu_sync.mailbox import LocalMailServer
 pytestmark = pytest.mark.dags
 
 AS_OF = date(2026, 11, 25)
-DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DAGS_DIR = REPO_ROOT / "dags"
 REQUIRED_RULES = (
     "STATUS_EXPIRED",
     "SPECIAL_PERIOD",
@@ -72,8 +74,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
             load_dataset(root / "isa_seed.json"), client_id="e2e", client_secret="e2e-secret"
         ) as simulator,
         LocalMailServer(root / "mail") as mail,
+        running_webhook() as slack,
     ):
         yield {
+            "slack": slack,
             "root": root,
             "sample": sample,
             "erp": erp,
@@ -120,8 +124,21 @@ def connections(world: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> No
             }
         ),
     )
+    slack = world["slack"]
+    assert isinstance(slack, Webhook)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SLACK_ALERTS",
+        json.dumps({"conn_type": "slackwebhook", "password": slack.url}),
+    )
+    # Routing as an Airflow Variable: the Tokyo HR team also wants its alerts in Slack.
+    owners = (REPO_ROOT / "config" / "owners.yaml").read_text(encoding="utf-8")
+    tokyo = "  hr-tokyo@example.co.jp:\n    language: ja\n    channels: [email]\n"
+    assert tokyo in owners
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_ZAIRYU_SYNC_OWNERS",
+        owners.replace(tokyo, tokyo.replace("[email]", "[email, slack]")),
+    )
     monkeypatch.setenv("ZAIRYU_RUN_ROOT", str(root / "runs"))
-    monkeypatch.setenv("ZAIRYU_FALLBACK_OWNER", "fallback@example.co.jp")
 
 
 def _run_dag(as_of: date = AS_OF) -> str:
@@ -224,13 +241,32 @@ def test_dag_run_lands_seeded_discrepancies_and_counts_add_up(
     }
     recipients = {rcpt for message in mail.received for rcpt in message.rcpt_tos}
     assert owners <= recipients
-    assert len(mail.received) == len(recipients), "one digest per owner"
+    alert_ids = [message.message["X-Zairyu-Alert-Id"] for message in mail.received]
+    assert len(alert_ids) == len(set(alert_ids)), "no alert is delivered twice"
+    slack = world["slack"]
+    assert isinstance(slack, Webhook)
+    assert slack.requests, "the Tokyo owner's alerts also went to Slack"
+    slack_text = json.dumps([payload for _, payload in slack.requests], ensure_ascii=False)
+    assert "E1" in slack_text
+    assert not [value for value in secrets if value in slack_text], "personal data in Slack"
+    report = (root_of(world) / "runs" / "residence_status_reconciliation" / "2026-11-25").joinpath(
+        "report.html"
+    )
+    report_text = report.read_text(encoding="utf-8")
+    assert "E1" in report_text
+    assert not [value for value in secrets if value in report_text], "personal data in the report"
     for message in mail.received:
         parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
         parts = [part for part in parsed.walk() if part.get_content_maintype() == "text"]
         text = "\n".join(str(part.get_content()) for part in parts)
         assert "E1" in text, "the decoded body lists employee ids"
         assert not [value for value in secrets if value in text], "personal data in an e-mail"
+
+
+def root_of(world: dict[str, object]) -> Path:
+    root = world["root"]
+    assert isinstance(root, Path)
+    return root
 
 
 def _card_numbers(sample: SampleErp) -> set[str]:

@@ -103,19 +103,32 @@ def test_sql_connections_become_engines(
         engine_for_connection("zs_http")
 
 
-def test_alerts_fall_back_to_the_outbox_without_an_smtp_connection(
+def test_alert_channels_come_from_connections_and_fall_back_to_the_outbox(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zairyu_sync.airflow_resources import mail_transport
+    from zairyu_sync.airflow_resources import alert_transports
     from zairyu_sync.alert import OutboxTransport
+    from zairyu_sync.hooks.slack import SlackWebhookTransport
+    from zairyu_sync.hooks.smtp import AirflowSmtpTransport
+    from zairyu_sync.routing import load_routing
 
-    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    routing = load_routing(
+        "fallback_owner: c@example.co.jp\nescalation_contact: l@example.co.jp\nowners:\n"
+        "  hr@example.co.jp: {channels: [email, slack], slack_conn_id: slack_hr}\n"
+    )
+    for name in ("SMTP_DEFAULT", "SLACK_ALERTS", "SLACK_HR"):
+        monkeypatch.delenv(f"AIRFLOW_CONN_{name}", raising=False)
     monkeypatch.setenv("ZAIRYU_OUTBOX_DIR", str(tmp_path / "outbox"))
-    transport, channel = mail_transport()
-    assert channel == "outbox" and isinstance(transport, OutboxTransport)
+    transports, fallback = alert_transports(routing)
+    assert transports == {} and isinstance(fallback, OutboxTransport)
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1"})
     )
-    transport, channel = mail_transport()
-    assert channel == "email" and not isinstance(transport, OutboxTransport)
+    webhook = json.dumps({"conn_type": "slackwebhook", "password": "http://127.0.0.1:9/x"})
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_ALERTS", webhook)
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_HR", webhook)
+    transports, _ = alert_transports(routing)
+    assert sorted(transports) == ["email", "slack", "slack:slack_hr"]
+    assert isinstance(transports["email"], AirflowSmtpTransport)
+    assert isinstance(transports["slack:slack_hr"], SlackWebhookTransport)

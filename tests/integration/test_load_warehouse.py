@@ -19,7 +19,6 @@ from zairyu_sync.load import (
     RunRecord,
     apply_migrations,
     load_run,
-    new_findings,
     warehouse_engine,
 )
 
@@ -144,7 +143,7 @@ def test_migrations_apply_once(warehouse: sa.Engine) -> None:
     # The fixture applied them; a second and third call apply nothing and add no rows.
     assert apply_migrations(warehouse) == []
     assert apply_migrations(warehouse) == []
-    assert [row[0] for row in rows(warehouse, "schema_migrations")] == ["0001", "0002", "0003"]
+    assert [row[0] for row in rows(warehouse, "schema_migrations")] == ["0001", "0002", "0003", "0004"]
     names = set(sa.inspect(warehouse).get_table_names())
     assert {"reconciliation_runs", "discrepancies", "quarantine", "alert_log"} <= names
     assert {"discrepancy_events", "employee_snapshots", "isa_application_statuses"} <= names
@@ -395,33 +394,6 @@ def test_open_discrepancies_views(warehouse: sa.Engine) -> None:
         ("hr-a@example.com", "critical", 1, date(2026, 11, 30)),
         ("hr-b@example.com", "warning", 1, date(2026, 12, 1)),
     ]
-
-
-def test_new_findings_are_the_open_ones_first_recorded_by_the_run(warehouse: sa.Engine) -> None:
-    load_run(warehouse, run_record(DAY1), findings(finding("a")), quarantine())
-    run2 = run_record(DAY2)
-    load_run(
-        warehouse,
-        run2,
-        findings(
-            finding("a"),
-            finding("b", severity="warning"),
-            finding("c", severity="info"),
-            finding("d", due_date=None),
-        ),
-        quarantine(),
-    )
-
-    frame = new_findings(warehouse, run2.run_key)
-
-    assert list(frame["discrepancy_id"]) == ["b", "d"]
-    assert list(frame.columns) == [*FINDING_COLUMNS, "first_seen_on"]
-    assert frame.loc[0, "due_date"] == date(2026, 12, 1)
-    assert frame.loc[1, "due_date"] is None
-    assert list(new_findings(warehouse, run2.run_key, severities=("info",))["discrepancy_id"]) == [
-        "c"
-    ]
-    assert new_findings(warehouse, "no/such-run").empty
 
 
 def test_warehouse_engine_picks_psycopg_and_keeps_query_options() -> None:

@@ -531,7 +531,7 @@ def test_migration_seeds_the_history_of_findings_recorded_before_it(tmp_path: Pa
                 "NULL, '2026-11-03 01:00:00')"
             )
 
-        assert apply_migrations(engine) == ["0003"]
+        assert apply_migrations(engine) == ["0003", "0004"]
 
         with engine.connect() as conn:
             seeded = conn.exec_driver_sql(

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from zairyu_sync.canonical import FINDING_COLUMNS
 from zairyu_sync.charts import (
     Column,
     Series,
@@ -323,3 +324,29 @@ def test_charts_escape_labels_and_scale_bars() -> None:
         colour="#333333",
     )
     assert columns.count('class="bar"') == 1 and ">1/8<" in columns
+
+
+def test_undelivered_alerts_are_listed_for_follow_up() -> None:
+    empty = pd.DataFrame(columns=list(FINDING_COLUMNS))
+    delivered = render_report(summary=summary(), discrepancies=empty, catalog=CATALOG)
+    assert 'id="undelivered-none"' in delivered and 'id="undelivered"' not in delivered
+
+    undelivered = pd.DataFrame(
+        [
+            {
+                "alert_id": "a1",
+                "kind": "critical",
+                "recipient": "hr-tokyo@example.co.jp",
+                "channel": "email",
+                "status": "uncertain",
+                "created_at": "2026-11-25 09:00:00",
+                "error": "interrupted while sending AB12345678CD",
+            }
+        ]
+    )
+    html = render_report(
+        summary=summary(), discrepancies=empty, catalog=CATALOG, undelivered_alerts=undelivered
+    )
+    table = html[html.index('id="undelivered"') :]
+    assert "hr-tokyo@example.co.jp" in table and "uncertain" in table
+    assert "AB12345678CD" not in html and "AB******CD" in table

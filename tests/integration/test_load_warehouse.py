@@ -143,7 +143,12 @@ def test_migrations_apply_once(warehouse: sa.Engine) -> None:
     # The fixture applied them; a second and third call apply nothing and add no rows.
     assert apply_migrations(warehouse) == []
     assert apply_migrations(warehouse) == []
-    assert [row[0] for row in rows(warehouse, "schema_migrations")] == ["0001", "0002", "0003", "0004"]
+    assert [row[0] for row in rows(warehouse, "schema_migrations")] == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+    ]
     names = set(sa.inspect(warehouse).get_table_names())
     assert {"reconciliation_runs", "discrepancies", "quarantine", "alert_log"} <= names
     assert {"discrepancy_events", "employee_snapshots", "isa_application_statuses"} <= names

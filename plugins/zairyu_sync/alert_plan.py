@@ -76,7 +76,7 @@ _KIND_TEXT: dict[str, dict[str, tuple[str, str]]] = {
     },
     WARNING_DIGEST: {
         "ja": ("警告 {n}件", "在留資格の照合で、対応が必要な警告が新たに見つかりました。"),
-        "en": ("{n} warning", "The residence status check found new warnings that need action."),
+        "en": ("{n} warning{s}", "The residence status check found new warnings that need action."),
     },
     EXPIRY_REMINDER: {
         "ja": (
@@ -84,7 +84,7 @@ _KIND_TEXT: dict[str, dict[str, tuple[str, str]]] = {
             "次の社員の在留期間が満了に近づいています。更新申請の準備を確認してください。",
         ),
         "en": (
-            "{n} expiry reminder",
+            "{n} expiry reminder{s}",
             "These employees' periods of stay end soon. Check that the renewal is prepared.",
         ),
     },
@@ -377,7 +377,8 @@ def _render(
     entries = sorted(entries, key=_entry_order)
     languages = ("en", "ja") if route.language == "en" else ("ja", "en")
     count = len(entries)
-    phrases = [_KIND_TEXT[kind][lang][0].format(n=count) for lang in languages]
+    plural = "" if count == 1 else "s"
+    phrases = [_KIND_TEXT[kind][lang][0].format(n=count, s=plural) for lang in languages]
     topics = " ".join(_TOPIC[lang] for lang in languages[:1])
     subject = redact_card_numbers(
         f"[zairyu-sync] {' / '.join(phrases)} — {topics} {context.run_label}"
@@ -387,7 +388,7 @@ def _render(
             "lang": lang,
             "language_name": _LANGUAGE_NAME[lang],
             "intro": f"{_KIND_TEXT[kind][lang][1]} ({_as_of_label(lang, context.run_label)})",
-            "headline": _KIND_TEXT[kind][lang][0].format(n=count),
+            "headline": _KIND_TEXT[kind][lang][0].format(n=count, s=plural),
             "items": [_item(kind, lang, entry, context) for entry in entries],
             "report_label": _LABELS[lang]["report"],
             "footer": _LABELS[lang]["footer"],

@@ -9,11 +9,17 @@ the warehouse as one load did, even after later runs were loaded.
 
 Rows are staged with each database's bulk path (DuckDB scans the registered DataFrame, PostgreSQL
 uses ``COPY``) and with ``executemany`` on any other SQLAlchemy dialect.
+
+Test hook: with the environment variable ``ZAIRYU_TEST_CRASH_IN_LOAD=1`` the process ends at once
+(``os._exit(137)``, like a SIGKILL) inside the load transaction, after the discrepancies upsert
+and their events but before the commit. Crash-recovery tests use it to prove that nothing of a
+half-done load survives; never set it outside tests.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +107,8 @@ _FALSE_TEXT = frozenset({"false", "f", "0", "no", "n"})
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _SECRET_IN_URL = re.compile(r"(//[^:/@]+:)[^@]*@")
+#: Test hook (see the module docstring): end the process inside the load transaction.
+TEST_CRASH_IN_LOAD_ENV = "ZAIRYU_TEST_CRASH_IN_LOAD"
 
 
 @dataclass(frozen=True)
@@ -291,6 +299,9 @@ def load_run(
                 sql_text("warehouse/load/resolve_missing_discrepancies.sql"), params
             ).rowcount
             conn.execute(sql_text("warehouse/load/insert_discrepancy_events.sql"), params)
+            if os.environ.get(TEST_CRASH_IN_LOAD_ENV) == "1":  # test hook, see module doc
+                log.warning("%s=1: ending the process inside the load", TEST_CRASH_IN_LOAD_ENV)
+                os._exit(137)
             conn.execute(sql_text("warehouse/load/delete_run_quarantine.sql"), params)
             conn.execute(sql_text("warehouse/load/insert_run_quarantine.sql"), params)
             if snapshots is not None:

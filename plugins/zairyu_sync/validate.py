@@ -3,7 +3,8 @@
 Input frames hold the canonical columns as text (``str`` or None/NaN). Before validation every
 value is normalised, in this order:
 
-1. anything missing (None, NaN, NA) stays null; every other value becomes ``str``;
+1. anything missing (None, NaN, NA) stays null; every other value becomes ``str``; a lone UTF-16
+   surrogate (not encodable text) becomes U+FFFD, so the row can be validated and quarantined;
 2. surrounding whitespace is stripped (including the ideographic space U+3000);
 3. ``residence_card_number`` and ``nationality``: Unicode NFKC (full-width -> half-width), then
    upper case;
@@ -11,6 +12,10 @@ value is normalised, in this order:
    ``outside_status_permission``, ``application_type``, ``employment_insured``,
    ``designated_work_permitted``, ``is_long_vacation``): lower case;
 5. an empty string becomes null.
+
+Values are never altered beyond these rules: a control character (``\x00``-``\x1f``,
+``\x7f``-``\x9f``, e.g. a NUL byte or a line break inside a value) quarantines the row
+(``CONTROL_CHARACTER``) instead of being stripped, because it cannot be stored or shown faithfully.
 
 Japanese nationals (nationality ``JPN``) are *ignored*: counted, never validated or quarantined.
 The suites (``expectations/<table>.json``) run in an ephemeral GX context; each expectation's
@@ -22,6 +27,13 @@ cannot express them well:
 * ``ORPHAN_APPLICATION`` / ``ORPHAN_TIMESHEET``: employee_id not among the employees;
 * ``DATE_UNPARSEABLE`` as a safety net when a value GX's strftime check accepted still fails
   ``pandas.to_datetime`` with the same format;
+* ``DATE_OUT_OF_RANGE`` for a well-formed date outside 1900-01-01..2199-12-31 (e.g. an ERP
+  sentinel ``9999-12-31`` or ``0001-01-01``), which no real record holds;
+* ``TERMINATION_BEFORE_HIRE`` when termination_date is earlier than hire_date (impossible, so
+  neither date can be trusted). A hire date after the as-of date is *not* a quarantine reason:
+  HR registers new hires before their first day; a period of stay that ended before the hire
+  date is not one either, it is a finding of the rules (STATUS_EXPIRED), not bad data;
+* ``CONTROL_CHARACTER``: see above;
 * ``STATUS_NOT_IN_FORCE`` when an as-of date is given and the residence status cannot be held on
   it according to the status master (:mod:`zairyu_sync.statuses`), e.g.
   ``employment_for_skill_development`` before 2027-04-01.
@@ -94,6 +106,10 @@ _BOOL_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "timesheets": ("is_long_vacation",),
 }
 _DATE_FORMAT = "%Y-%m-%d"
+#: Dates outside this window are quarantined as DATE_OUT_OF_RANGE (also keeps datetime64[ns] safe).
+_EARLIEST_DATE = pd.Timestamp("1900-01-01")
+_LATEST_DATE = pd.Timestamp("2199-12-31")
+_CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
 _BOOL_VALUES = {"true": True, "false": False}
 _RESULT_FORMAT = {
     "result_format": "COMPLETE",
@@ -200,6 +216,8 @@ def validate_snapshot(
         for row in shared
     )
     emp_failures.extend(_unparseable_dates(foreign, "employees"))
+    emp_failures.extend(_control_characters(foreign, "employees"))
+    emp_failures.extend(_termination_before_hire(foreign))
     if as_of is not None:
         emp_failures.extend(_statuses_not_in_force(foreign, as_of))
     emp_bad_rows = {row for row, _, _ in emp_failures}
@@ -214,6 +232,7 @@ def validate_snapshot(
     app_failures = runner.failures("applications", app_candidates)
     app_failures.extend(_orphans(app_candidates, valid_ids, "ORPHAN_APPLICATION"))
     app_failures.extend(_unparseable_dates(app_candidates, "applications"))
+    app_failures.extend(_control_characters(app_candidates, "applications"))
     app_bad_rows = {row for row, _, _ in app_failures}
     app_valid = app_candidates[~app_candidates[ROW_NUMBER].isin(app_bad_rows)]
 
@@ -222,6 +241,7 @@ def validate_snapshot(
     ts_failures = runner.failures("timesheets", ts_candidates)
     ts_failures.extend(_orphans(ts_candidates, valid_ids, "ORPHAN_TIMESHEET"))
     ts_failures.extend(_unparseable_dates(ts_candidates, "timesheets"))
+    ts_failures.extend(_control_characters(ts_candidates, "timesheets"))
     ts_bad_rows = {row for row, _, _ in ts_failures}
     ts_valid = ts_candidates[~ts_candidates[ROW_NUMBER].isin(ts_bad_rows)]
 
@@ -275,13 +295,25 @@ def _prepare(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def _normalise(series: pd.Series, column: str) -> pd.Series:
     """Apply the normalisation rules of the module docstring to one column."""
-    text = series.astype("string").str.strip()
+    text = series.map(_valid_text, na_action="ignore").astype("string").str.strip()
     if column in _UPPER_NFKC_COLUMNS:
         text = text.str.normalize("NFKC").str.strip().str.upper()
     elif column in _LOWER_COLUMNS:
         text = text.str.lower()
     text = text.mask(text == "")
     return text.astype(object).where(text.notna(), None)
+
+
+def _valid_text(value: object) -> object:
+    """``str(value)`` with lone surrogates replaced by U+FFFD; missing values unchanged."""
+    if isinstance(value, float) and value != value:  # NaN
+        return value
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -367,20 +399,58 @@ def _orphans(frame: pd.DataFrame, valid_ids: set[str], code: str) -> Iterable[Fa
     )
 
 
+def _parse_any_dates(series: pd.Series) -> pd.Series:
+    """Strict YYYY-MM-DD parse to ``datetime64[s]``: NaT where missing or not a date."""
+    parsed = pd.to_datetime(series.astype(object), format=_DATE_FORMAT, errors="coerce").astype(
+        "datetime64[s]"
+    )
+    return parsed
+
+
 def _parse_dates(series: pd.Series) -> pd.Series:
-    parsed = pd.to_datetime(series, format=_DATE_FORMAT, errors="coerce")
+    """Strict parse to ``datetime64[ns]``; dates outside the supported window become NaT."""
+    parsed = _parse_any_dates(series)
+    parsed = parsed.where(parsed.between(_EARLIEST_DATE, _LATEST_DATE))
     return parsed.astype("datetime64[ns]").dt.normalize()
 
 
 def _unparseable_dates(frame: pd.DataFrame, table: str) -> list[Failure]:
     failures: list[Failure] = []
     for column in _DATE_COLUMNS[table]:
-        bad = frame[column].notna() & _parse_dates(frame[column]).isna()
+        parsed = _parse_any_dates(frame[column])
+        bad = frame[column].notna() & parsed.isna()
         failures.extend(
             (int(row), "DATE_UNPARSEABLE", f"{column} is not a YYYY-MM-DD date")
             for row in frame.loc[bad, ROW_NUMBER]
         )
+        outside = parsed.notna() & ~parsed.between(_EARLIEST_DATE, _LATEST_DATE)
+        failures.extend(
+            (int(row), "DATE_OUT_OF_RANGE", f"{column} is outside 1900-01-01..2199-12-31")
+            for row in frame.loc[outside, ROW_NUMBER]
+        )
     return failures
+
+
+def _control_characters(frame: pd.DataFrame, table: str) -> list[Failure]:
+    failures: list[Failure] = []
+    for column in _COLUMNS[table]:
+        values = frame[column].astype("string")
+        hit = values.str.contains(_CONTROL_CHARACTERS, regex=True).fillna(False).astype(bool)
+        failures.extend(
+            (int(row), "CONTROL_CHARACTER", f"{column} contains a control character")
+            for row in frame.loc[hit, ROW_NUMBER]
+        )
+    return failures
+
+
+def _termination_before_hire(frame: pd.DataFrame) -> list[Failure]:
+    hired = _parse_dates(frame["hire_date"])
+    left = _parse_dates(frame["termination_date"])
+    before = (left < hired).fillna(False).astype(bool)
+    return [
+        (int(row), "TERMINATION_BEFORE_HIRE", "termination_date is earlier than hire_date")
+        for row in frame.loc[before, ROW_NUMBER]
+    ]
 
 
 def _statuses_not_in_force(frame: pd.DataFrame, as_of: date) -> list[Failure]:

@@ -244,7 +244,7 @@ def test_expired_token_is_renewed_before_the_call(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (b"<html>maintenance</html>", "json_invalid"),
+        (b"<html>maintenance</html>", r"malformed \(non-JSON\) body 4 time\(s\) in a row"),
         (b'{"items": [], "next_page_token": null, "total": 3}', "total: extra_forbidden"),
         (b'{"items": []}', "next_page_token: missing"),
         (

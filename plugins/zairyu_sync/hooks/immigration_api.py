@@ -6,7 +6,10 @@ Connection ``immigration_api`` (type ``http``):
   as ``{schema or "http"}://{host}[:{port}]``; a ``port`` is also added to a full URL without one.
 * ``login`` -- client id; ``password`` -- client secret (both required).
 * ``extra`` (JSON, all optional) -- ``timeout`` (seconds, default 10), ``page_size`` (1..500,
-  default 100), ``max_attempts`` (default 5), ``max_backoff_seconds`` (default 30).
+  default 100), ``max_attempts`` (default 5), ``max_backoff_seconds`` (default 30),
+  ``backoff_initial_seconds`` (default 0.5), ``max_requests_per_second`` (client-side rate
+  limit, default 20), ``circuit_breaker_threshold`` (consecutive failed attempts before the
+  run fails, default 10), ``max_total_seconds`` (failure deadline, default 600).
 
 Example::
 
@@ -28,8 +31,14 @@ from zairyu_sync.immigration.client import HttpImmigrationClient
 
 log = logging.getLogger(__name__)
 
-_FLOAT_EXTRAS = ("timeout", "max_backoff_seconds")
-_INT_EXTRAS = ("page_size", "max_attempts")
+_FLOAT_EXTRAS = (
+    "timeout",
+    "max_backoff_seconds",
+    "backoff_initial_seconds",
+    "max_requests_per_second",
+    "max_total_seconds",
+)
+_INT_EXTRAS = ("page_size", "max_attempts", "circuit_breaker_threshold")
 
 
 class ImmigrationApiHook(BaseHook):
@@ -93,7 +102,7 @@ class ImmigrationApiHook(BaseHook):
                 "schema": "https",
                 "login": "organization client id",
                 "password": "organization client secret",
-                "extra": '{"timeout": 10, "page_size": 100, "max_attempts": 5}',
+                "extra": '{"timeout": 10, "page_size": 100, "max_requests_per_second": 20}',
             },
         }
 

@@ -10,6 +10,18 @@ Failure semantics of :class:`HttpImmigrationClient`:
   backoff and jitter; a ``Retry-After`` header is honoured exactly, and one longer than
   ``max_backoff_seconds`` ends the retries at once. Exhausted retries raise
   :class:`~zairyu_sync.errors.ImmigrationApiUnavailable`.
+* A 200 whose body is not JSON at all (truncated or garbled on the way) is retried like a
+  transient failure; when the retries run out it raises
+  :class:`~zairyu_sync.errors.ImmigrationApiResponseError` (never an empty result).
+* A client-side token bucket keeps requests (attempts, logins included) at or below
+  ``max_requests_per_second``.
+* A circuit breaker fails the whole run cleanly: after ``circuit_breaker_threshold``
+  consecutive failed attempts (across requests), or once ``max_total_seconds`` have passed since
+  the client's first request while failures continue, every further request raises
+  :class:`~zairyu_sync.errors.ImmigrationApiUnavailable` at once, so the task fails and the
+  scheduler retries it later instead of reconciling against a partial listing.
+* A listing whose page token expires (410 ``page_token_expired``) is restarted from the first
+  page once; applications already yielded are not yielded again.
 * Login is lazy and the token cached until shortly before it expires. A 401 on a call clears it
   and logs in again once; a second 401, or rejected credentials, raise
   :class:`~zairyu_sync.errors.ImmigrationApiAuthError`.
@@ -24,8 +36,10 @@ Logs carry counts, pages, paths and status codes, never applicant data.
 from __future__ import annotations
 
 import email.utils
+import json as jsonlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -70,6 +84,8 @@ APPLICATIONS_PATH = "/v1/applications"
 MAX_PAGE_SIZE = 500
 #: Log in again this many seconds before the token's announced expiry (at most 10% of its life).
 TOKEN_EXPIRY_MARGIN_SECONDS = 30.0
+#: Error code of a listing page token that is no longer valid (HTTP 410).
+PAGE_TOKEN_EXPIRED = "page_token_expired"
 
 
 class ImmigrationStatusSource(Protocol):
@@ -95,6 +111,60 @@ class _RetryableStatus(Exception):
         super().__init__(f"HTTP {status_code}")
         self.status_code = status_code
         self.retry_after = retry_after
+
+
+class _MalformedBody(Exception):
+    """A 200 whose body is not JSON at all (truncated or garbled); retried as transient."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"malformed JSON body from {path}")
+
+
+class _CircuitOpen(Exception):
+    """The circuit breaker is open; no further requests are sent."""
+
+
+class TokenBucket:
+    """A thread-safe token bucket: at most ``rate`` acquisitions per second, burst ``capacity``.
+
+    Args:
+        rate: tokens added per second (> 0).
+        capacity: bucket size (default ``max(1, rate)``).
+        clock: monotonic clock in seconds.
+        sleep: how to wait for a token.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        capacity: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ConfigError(f"max_requests_per_second must be positive, got {rate}")
+        self.rate = rate
+        self.capacity = capacity if capacity is not None else max(1.0, rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.capacity
+        self._at = clock()
+        self._lock = threading.Lock()
+        self.waited_seconds = 0.0
+
+    def acquire(self) -> float:
+        """Take one token, waiting until one is available; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            self._tokens -= 1.0
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        if wait > 0:
+            self.waited_seconds += wait
+            self._sleep(wait)
+        return wait
 
 
 class _StopWhenRetryAfterExceeds(stop_base):
@@ -141,6 +211,14 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds)
 
 
+def _is_json(content: bytes) -> bool:
+    try:
+        jsonlib.loads(content)
+    except ValueError:
+        return False
+    return True
+
+
 def _error_code(response: httpx.Response) -> str:
     try:
         return ErrorBody.model_validate_json(response.content).error.code
@@ -164,9 +242,17 @@ class HttpImmigrationClient:
         sleep: how to wait between attempts (tests pass a recorder).
         backoff_initial_seconds: first backoff step; it doubles per attempt, plus up to this
             much random jitter.
+        max_requests_per_second: client-side rate limit (token bucket, burst of the same size).
+        circuit_breaker_threshold: consecutive failed attempts, across requests, after which
+            the circuit opens and every request fails at once.
+        max_total_seconds: once this much time has passed since the first request, a failed
+            attempt opens the circuit instead of being retried (None: no deadline).
+        clock: monotonic clock for the deadline and the rate limiter (tests).
 
     Attributes:
         api_calls: HTTP requests sent so far (logins and retries included).
+        failed_attempts: attempts that failed transiently (5xx, 429, transport, malformed).
+        rate_limiter: the client's :class:`TokenBucket`.
     """
 
     def __init__(
@@ -182,6 +268,10 @@ class HttpImmigrationClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         backoff_initial_seconds: float = 0.5,
+        max_requests_per_second: float = 20.0,
+        circuit_breaker_threshold: int = 10,
+        max_total_seconds: float | None = 600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
@@ -194,11 +284,25 @@ class HttpImmigrationClient:
             raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
         if timeout <= 0 or max_backoff_seconds < 0 or backoff_initial_seconds < 0:
             raise ConfigError("timeout must be positive and backoff settings non-negative")
+        if circuit_breaker_threshold < 1:
+            raise ConfigError(
+                f"circuit_breaker_threshold must be at least 1, got {circuit_breaker_threshold}"
+            )
+        if max_total_seconds is not None and max_total_seconds <= 0:
+            raise ConfigError(f"max_total_seconds must be positive, got {max_total_seconds}")
         self.base_url = str(url).rstrip("/")
         self.page_size = page_size
         self.max_attempts = max_attempts
         self.max_backoff_seconds = max_backoff_seconds
         self.api_calls = 0
+        self.failed_attempts = 0
+        self.circuit_breaker_threshold = circuit_breaker_threshold
+        self.max_total_seconds = max_total_seconds
+        self.rate_limiter = TokenBucket(max_requests_per_second, clock=clock)
+        self._clock = clock
+        self._started_at: float | None = None
+        self._consecutive_failures = 0
+        self._circuit_open_reason: str | None = None
         self._client_id = client_id
         self._client_secret = client_secret
         self._sleep = sleep
@@ -235,9 +339,25 @@ class HttpImmigrationClient:
                 raise ValueError("updated_since must be timezone-aware")
             params["updated_since"] = updated_since.isoformat()
         seen_tokens: set[str] = set()
+        yielded: set[tuple[str, datetime]] = set()
+        restarted = False
         pages = items = 0
         while True:
             response = self._request("GET", APPLICATIONS_PATH, params=params)
+            if response.status_code == 410 and _error_code(response) == PAGE_TOKEN_EXPIRED:
+                if restarted:
+                    raise ImmigrationApiError(
+                        f"{APPLICATIONS_PATH}: the page token expired again after restarting "
+                        f"the listing (page {pages + 1})"
+                    )
+                restarted = True
+                log.warning(
+                    "ISA listing page token expired after %d page(s); restarting the listing",
+                    pages,
+                )
+                params.pop("page_token", None)
+                seen_tokens.clear()
+                continue
             if response.status_code != 200:
                 self._raise_unexpected(response, APPLICATIONS_PATH)
             page = self._parse(response, ApplicationPage, APPLICATIONS_PATH)
@@ -254,8 +374,13 @@ class HttpImmigrationClient:
                     f"page {pages} holds applications updated before updated_since"
                 )
             log.debug("applications page %d: %d items", pages, len(page.items))
-            items += len(page.items)
-            yield from page.items
+            for item in page.items:
+                key = (item.receipt_number, item.updated_at)
+                if key in yielded:
+                    continue
+                yielded.add(key)
+                items += 1
+                yield item
             token = page.next_page_token
             if token is None:
                 break
@@ -384,7 +509,7 @@ class HttpImmigrationClient:
                 _StopWhenRetryAfterExceeds(self.max_backoff_seconds),
             ),
             wait=self._wait,
-            retry=retry_if_exception_type((_RetryableStatus, httpx.TransportError)),
+            retry=retry_if_exception_type((_RetryableStatus, httpx.TransportError, _MalformedBody)),
             sleep=self._sleep,
             before_sleep=self._log_retry,
             reraise=False,
@@ -393,9 +518,17 @@ class HttpImmigrationClient:
             response: httpx.Response = retrying(
                 self._send_once, method, path, params=params, json=json, headers=headers
             )
+        except _CircuitOpen as exc:
+            raise ImmigrationApiUnavailable(
+                f"ISA status API unavailable: {method} {path} not sent, {exc}"
+            ) from None
         except RetryError as exc:
             last = exc.last_attempt.exception()
             attempts = exc.last_attempt.attempt_number
+            if isinstance(last, _MalformedBody):
+                raise ImmigrationApiResponseError(
+                    f"{path} answered a malformed (non-JSON) body {attempts} time(s) in a row"
+                ) from last
             reason = type(last).__name__ if isinstance(last, httpx.TransportError) else str(last)
             if isinstance(last, _RetryableStatus) and (last.retry_after or 0) > (
                 self.max_backoff_seconds
@@ -415,14 +548,48 @@ class HttpImmigrationClient:
         json: dict[str, Any] | None,
         headers: dict[str, str] | None,
     ) -> httpx.Response:
+        self._check_circuit()
+        self.rate_limiter.acquire()
         self.api_calls += 1
-        response = self._http.request(method, path, params=params, json=json, headers=headers)
-        log.debug("%s %s -> %d", method, path, response.status_code)
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _RetryableStatus(
-                response.status_code, parse_retry_after(response.headers.get("Retry-After"))
-            )
+        try:
+            response = self._http.request(method, path, params=params, json=json, headers=headers)
+            log.debug("%s %s -> %d", method, path, response.status_code)
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _RetryableStatus(
+                    response.status_code, parse_retry_after(response.headers.get("Retry-After"))
+                )
+            if response.status_code == 200 and not _is_json(response.content):
+                raise _MalformedBody(path)
+        except (_RetryableStatus, httpx.TransportError, _MalformedBody) as exc:
+            self._record_failure(exc)
+            raise
+        self._consecutive_failures = 0
         return response
+
+    def _check_circuit(self) -> None:
+        now = self._clock()
+        if self._started_at is None:
+            self._started_at = now
+        if self._circuit_open_reason is not None:
+            raise _CircuitOpen(self._circuit_open_reason)
+
+    def _record_failure(self, failure: Exception) -> None:
+        self.failed_attempts += 1
+        self._consecutive_failures += 1
+        what = type(failure).__name__ if isinstance(failure, httpx.TransportError) else failure
+        elapsed = self._clock() - (self._started_at or self._clock())
+        if self._consecutive_failures >= self.circuit_breaker_threshold:
+            self._circuit_open_reason = (
+                f"circuit breaker open after {self._consecutive_failures} consecutive failed "
+                f"attempts in {elapsed:.1f} s (last: {what})"
+            )
+        elif self.max_total_seconds is not None and elapsed >= self.max_total_seconds:
+            self._circuit_open_reason = (
+                f"circuit breaker open: still failing after the {self.max_total_seconds:g} s "
+                f"budget (last: {what})"
+            )
+        if self._circuit_open_reason is not None:
+            log.error("ISA status API %s", self._circuit_open_reason)
 
     def _wait(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome

@@ -9,6 +9,25 @@ The contract document is the repository file, served unchanged at ``/openapi.yam
 at ``/openapi.json``. FastAPI's own generated schema and docs pages are disabled so that there is
 a single source of truth.
 
+Fault injection (for resilience tests; never part of the public contract) is configured with a
+:class:`FaultSettings` passed to :func:`create_app`/:class:`SimulatorServer`, with ``--faults``
+(JSON) on the command line, with the ``ZAIRYU_SIM_FAULTS`` environment variable (JSON) or at
+runtime through a control endpoint that only exists when a control token is configured
+(``--control-token`` or ``ZAIRYU_SIM_CONTROL_TOKEN``)::
+
+    POST /_control/faults          header X-Control-Token: <control token>
+    {"error_5xx_share": 0.2, "rate_limit_share": 0.1, "seed": 7}      -> 200 {"faults": {...}}
+    GET  /_control/faults          the current settings
+
+The body replaces the whole :class:`FaultSettings` (missing fields take their defaults) and
+reseeds the RNG; an outage starts when it is posted. Faults apply to ``/v1`` requests only, in
+this order: outage (503, or connection reset), latency, reset (the connection is closed after
+the status line), read timeout (the answer is delayed by ``timeout_seconds``), 5xx
+(500/502/503), 429 with ``Retry-After``, bearer token revoked (401, the client must log in
+again), page token expired (410 ``page_token_expired`` on a listing page after the first),
+and malformed bodies (a 200 whose JSON is truncated). Draws use one seeded RNG, so a run with
+the same seed and the same request sequence sees the same faults.
+
 Run it in the foreground with::
 
     python -m zairyu_sync.immigration.simulator --data seed.json --port 0 \
@@ -18,6 +37,7 @@ Run it in the foreground with::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import binascii
 import hmac
@@ -25,24 +45,25 @@ import json
 import logging
 import math
 import os
+import random
 import secrets
 import signal
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Annotated
+from typing import Annotated, Literal
 
 import uvicorn
 import yaml
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, ValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from zairyu_sync.errors import ConfigError
@@ -58,6 +79,11 @@ log = logging.getLogger(__name__)
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 #: Environment variable the CLI reads the client secret from when ``--client-secret`` is absent.
 CLIENT_SECRET_ENV = "ZAIRYU_SIMULATOR_CLIENT_SECRET"
+#: Environment variable with the fault settings (JSON object, see :class:`FaultSettings`).
+FAULTS_ENV = "ZAIRYU_SIM_FAULTS"
+#: Environment variable with the control token that enables ``/_control/faults``.
+CONTROL_TOKEN_ENV = "ZAIRYU_SIM_CONTROL_TOKEN"
+CONTROL_PATH = "/_control/faults"
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 100
 
@@ -154,6 +180,78 @@ def _sort_key(application: Application) -> tuple[datetime, str]:
     return application.updated_at, application.receipt_number
 
 
+# --- fault injection --------------------------------------------------------------------------
+
+
+class FaultSettings(BaseModel):
+    """Faults the simulator injects into ``/v1`` requests (all off by default).
+
+    Shares are probabilities in 0..1 drawn independently per request, in the order listed in the
+    module docstring; the first fault drawn wins.
+
+    Attributes:
+        seed: seed of the fault RNG (reproducible runs).
+        latency_ms: added to every ``/v1`` answer.
+        error_5xx_share: answer 500, 502 or 503.
+        rate_limit_share: answer 429 with ``Retry-After: retry_after_seconds``.
+        retry_after_seconds: the ``Retry-After`` of injected 429s.
+        reset_share: close the connection after the status line (no complete body).
+        timeout_share: delay the answer by ``timeout_seconds`` (longer than the client's timeout).
+        timeout_seconds: that delay.
+        malformed_share: answer 200 with a truncated JSON body (GET requests only).
+        page_token_expiry_share: answer 410 ``page_token_expired`` to a listing page request
+            that carries a page token.
+        token_revoke_share: revoke the request's bearer token and answer 401.
+        outage_seconds: answer every ``/v1`` request with a failure for this long from when the
+            settings were applied; ``outage_mode`` is ``"503"`` or ``"reset"``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    latency_ms: float = Field(default=0.0, ge=0)
+    error_5xx_share: float = Field(default=0.0, ge=0, le=1)
+    rate_limit_share: float = Field(default=0.0, ge=0, le=1)
+    retry_after_seconds: int = Field(default=1, ge=1)
+    reset_share: float = Field(default=0.0, ge=0, le=1)
+    timeout_share: float = Field(default=0.0, ge=0, le=1)
+    timeout_seconds: float = Field(default=15.0, ge=0)
+    malformed_share: float = Field(default=0.0, ge=0, le=1)
+    page_token_expiry_share: float = Field(default=0.0, ge=0, le=1)
+    token_revoke_share: float = Field(default=0.0, ge=0, le=1)
+    outage_seconds: float = Field(default=0.0, ge=0)
+    outage_mode: Literal["503", "reset"] = "503"
+
+    @classmethod
+    def from_json(cls, text: str | bytes | None) -> FaultSettings:
+        """Parse a JSON object (empty or None means no faults).
+
+        Raises:
+            ConfigError: not a valid fault settings object.
+        """
+        if text is None or not str(text).strip():
+            return cls()
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"simulator fault settings are invalid: {describe_validation_error(exc)}"
+            ) from exc
+
+
+class FaultCounters(BaseModel):
+    """How many faults of each kind the simulator injected."""
+
+    outage: int = 0
+    error_5xx: int = 0
+    rate_limited: int = 0
+    reset: int = 0
+    timeout: int = 0
+    malformed: int = 0
+    page_token_expired: int = 0
+    token_revoked: int = 0
+
+
 # --- app state --------------------------------------------------------------------------------
 
 
@@ -163,6 +261,8 @@ class SimulatorState:
     Attributes:
         maintenance: when true every ``/v1`` request answers 503 (a maintenance window).
         requests: number of ``/v1`` requests received, including rejected ones.
+        faults: the fault settings in force (see :meth:`set_faults`).
+        injected: counts of injected faults.
     """
 
     def __init__(
@@ -171,9 +271,14 @@ class SimulatorState:
         token_ttl_seconds: int,
         rate_limit_per_second: float | None,
         clock: Callable[[], float],
+        faults: FaultSettings | None = None,
     ) -> None:
         self.maintenance = False
         self.requests = 0
+        self.faults = FaultSettings()
+        self.injected = FaultCounters()
+        self._rng = random.Random(0)
+        self._outage_until = 0.0
         self._ttl = token_ttl_seconds
         self._rate = rate_limit_per_second
         self._clock = clock
@@ -181,6 +286,36 @@ class SimulatorState:
         self._tokens: dict[str, float] = {}
         self._bucket = max(1.0, rate_limit_per_second or 1.0)
         self._bucket_at = clock()
+        self.set_faults(faults or FaultSettings())
+
+    def set_faults(self, faults: FaultSettings) -> None:
+        """Apply fault settings: reseed the RNG, reset the counters, start any outage now."""
+        with self._lock:
+            self.faults = faults
+            self.injected = FaultCounters()
+            self._rng = random.Random(faults.seed)
+            self._outage_until = self._clock() + faults.outage_seconds
+
+    def in_outage(self) -> bool:
+        """Whether a configured outage is still running."""
+        return self._clock() < self._outage_until
+
+    def draw(self, share: float) -> bool:
+        """One draw of the fault RNG: true with probability ``share``."""
+        if share <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < share
+
+    def choice(self, options: Sequence[int]) -> int:
+        """A seeded choice among ``options``."""
+        with self._lock:
+            return options[self._rng.randrange(len(options))]
+
+    def revoke_token(self, token: str) -> None:
+        """Forget a bearer token (it then reads as expired)."""
+        with self._lock:
+            self._tokens.pop(token, None)
 
     def issue_token(self) -> str:
         """A new random bearer token valid for the configured TTL."""
@@ -220,6 +355,21 @@ def _error(
     )
 
 
+#: Query parameters of each path in the contract; the contract lists the complete set, so anything
+#: else is refused (a misspelt filter must not silently list everything).
+_QUERY_PARAMETERS = {"/v1/applications": frozenset({"updated_since", "page_size", "page_token"})}
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the app routes for the request's path (for a 405's ``Allow`` header)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({"type": "http", "path": request.url.path, "method": "GET"})
+        if match.name != "NONE":
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _encode_cursor(application: Application) -> str:
     raw = json.dumps([application.updated_at.isoformat(), application.receipt_number])
     return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
@@ -245,6 +395,76 @@ def _parse_instant(value: str) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def _control_allowed(request: Request, control_token: str | None) -> bool:
+    offered = request.headers.get("x-control-token", "")
+    return bool(control_token) and hmac.compare_digest(
+        offered.encode(), (control_token or "").encode()
+    )
+
+
+def _reset() -> StreamingResponse:
+    """A response whose connection is closed after the status line (a reset mid-answer)."""
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b'{"items": ['
+        raise ConnectionAbortedError("simulated connection reset")
+
+    return StreamingResponse(broken(), status_code=200, media_type="application/json")
+
+
+def _truncated(response: Response) -> Response:
+    """A 200 whose JSON body is cut in the middle (keeps a consistent Content-Length)."""
+    return Response(
+        b'{"items": [{"receipt_number": "', status_code=200, media_type="application/json"
+    )
+
+
+async def _inject_fault(state: SimulatorState, request: Request) -> Response | None:
+    """The injected failure for this ``/v1`` request, or None to serve it normally."""
+    faults = state.faults
+    counters = state.injected
+    if state.in_outage():
+        counters.outage += 1
+        if faults.outage_mode == "reset":
+            return _reset()
+        return _error(503, "maintenance", "the service is unavailable", {"Retry-After": "1"})
+    if faults.latency_ms > 0:
+        await asyncio.sleep(faults.latency_ms / 1000)
+    if state.draw(faults.reset_share):
+        counters.reset += 1
+        return _reset()
+    if state.draw(faults.timeout_share):
+        counters.timeout += 1
+        await asyncio.sleep(faults.timeout_seconds)
+        return None
+    if state.draw(faults.error_5xx_share):
+        counters.error_5xx += 1
+        status = state.choice((500, 502, 503))
+        return _error(status, "server_error", "internal error (injected)")
+    if state.draw(faults.rate_limit_share):
+        counters.rate_limited += 1
+        return _error(
+            429,
+            "rate_limited",
+            "too many requests",
+            {"Retry-After": str(faults.retry_after_seconds)},
+        )
+    path = request.url.path
+    if path != "/v1/auth/token" and state.draw(faults.token_revoke_share):
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and state.token_valid(token.strip()):
+            counters.token_revoked += 1
+            state.revoke_token(token.strip())
+    if (
+        path == "/v1/applications"
+        and "page_token" in request.query_params
+        and state.draw(faults.page_token_expiry_share)
+    ):
+        counters.page_token_expired += 1
+        return _error(410, "page_token_expired", "the page token has expired; restart the listing")
+    return None
+
+
 def create_app(
     dataset: SimulatorDataset,
     *,
@@ -253,6 +473,8 @@ def create_app(
     token_ttl_seconds: int = 3600,
     rate_limit_per_second: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    faults: FaultSettings | None = None,
+    control_token: str | None = None,
 ) -> FastAPI:
     """Build the simulator app serving ``dataset``.
 
@@ -264,6 +486,9 @@ def create_app(
         rate_limit_per_second: when set, ``/v1`` requests beyond this rate (token bucket with a
             burst of ``max(1, rate)``) get 429 with ``Retry-After``.
         clock: monotonic clock in seconds (tests use a fake one to expire tokens).
+        faults: faults to inject from the start (see :class:`FaultSettings`).
+        control_token: enables ``/_control/faults`` for requests carrying it in
+            ``X-Control-Token``; without it the control endpoint answers 404.
 
     Returns:
         The FastAPI app; its :class:`SimulatorState` is ``app.state.simulator``.
@@ -279,6 +504,7 @@ def create_app(
         token_ttl_seconds=token_ttl_seconds,
         rate_limit_per_second=rate_limit_per_second,
         clock=clock,
+        faults=faults,
     )
     listing = dataset.listing()
     contract_yaml = OPENAPI_PATH.read_bytes()
@@ -297,7 +523,8 @@ def create_app(
         if exc.status_code == 404:
             return _error(404, "not_found", "no such resource")
         if exc.status_code == 405:
-            return _error(405, "method_not_allowed", "method not allowed")
+            allow = (exc.headers or {}).get("Allow") or ", ".join(_allowed_methods(request))
+            return _error(405, "method_not_allowed", "method not allowed", {"Allow": allow})
         return _error(exc.status_code, "error", str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
@@ -315,6 +542,9 @@ def create_app(
         if not request.url.path.startswith("/v1/"):
             return await call_next(request)
         state.requests += 1
+        injected = await _inject_fault(state, request)
+        if injected is not None:
+            return injected
         if state.maintenance:
             return _error(
                 503, "maintenance", "the service is under maintenance", {"Retry-After": "1"}
@@ -336,7 +566,41 @@ def create_app(
                     "the access token is missing, invalid or expired",
                     {"WWW-Authenticate": "Bearer"},
                 )
-        return await call_next(request)
+        allowed = _QUERY_PARAMETERS.get(request.url.path, frozenset())
+        unknown = sorted(set(request.query_params.keys()) - allowed)
+        if unknown:
+            return _error(
+                400, "invalid_request", f"unknown query parameter(s): {', '.join(unknown)}"
+            )
+        response = await call_next(request)
+        if (
+            request.method == "GET"
+            and response.status_code == 200
+            and state.draw(state.faults.malformed_share)
+        ):
+            state.injected.malformed += 1
+            return _truncated(response)
+        return response
+
+    @app.get(CONTROL_PATH, include_in_schema=False)
+    async def get_faults(request: Request) -> JSONResponse:
+        if not _control_allowed(request, control_token):
+            return _error(404, "not_found", "no such resource")
+        return JSONResponse(
+            {"faults": state.faults.model_dump(), "injected": state.injected.model_dump()}
+        )
+
+    @app.post(CONTROL_PATH, include_in_schema=False)
+    async def set_faults(request: Request) -> JSONResponse:
+        if not _control_allowed(request, control_token):
+            return _error(404, "not_found", "no such resource")
+        try:
+            settings = FaultSettings.model_validate_json(await request.body() or b"{}")
+        except ValidationError as exc:
+            return _error(400, "invalid_request", describe_validation_error(exc))
+        state.set_faults(settings)
+        log.info("simulator faults set: %s", settings.model_dump(exclude_defaults=True))
+        return JSONResponse({"faults": settings.model_dump()})
 
     @app.get("/openapi.yaml", include_in_schema=False)
     async def openapi_yaml() -> Response:
@@ -427,6 +691,8 @@ class SimulatorServer:
         token_ttl_seconds: see :func:`create_app`.
         rate_limit_per_second: see :func:`create_app`.
         startup_timeout: seconds to wait for the server to accept connections.
+        faults: see :func:`create_app` (change them later with :meth:`set_faults`).
+        control_token: see :func:`create_app`.
     """
 
     def __init__(
@@ -440,6 +706,8 @@ class SimulatorServer:
         token_ttl_seconds: int = 3600,
         rate_limit_per_second: float | None = None,
         startup_timeout: float = 10.0,
+        faults: FaultSettings | None = None,
+        control_token: str | None = None,
     ) -> None:
         self.app = create_app(
             dataset,
@@ -447,6 +715,8 @@ class SimulatorServer:
             client_secret=client_secret,
             token_ttl_seconds=token_ttl_seconds,
             rate_limit_per_second=rate_limit_per_second,
+            faults=faults,
+            control_token=control_token,
         )
         self.host = host
         self._requested_port = port
@@ -460,6 +730,10 @@ class SimulatorServer:
         """The app's runtime state (maintenance switch, request count)."""
         state: SimulatorState = self.app.state.simulator
         return state
+
+    def set_faults(self, faults: FaultSettings) -> None:
+        """Replace the injected faults (same as ``POST /_control/faults``)."""
+        self.state.set_faults(faults)
 
     @property
     def port(self) -> int:
@@ -561,6 +835,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token-ttl", type=int, default=3600, help="token lifetime, seconds")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     parser.add_argument("--port-file", type=Path, help="write the bound port here when ready")
+    parser.add_argument(
+        "--faults",
+        default=os.environ.get(FAULTS_ENV),
+        help=f"fault settings as a JSON object (default: ${FAULTS_ENV})",
+    )
+    parser.add_argument(
+        "--control-token",
+        default=os.environ.get(CONTROL_TOKEN_ENV),
+        help=f"enables {CONTROL_PATH} (default: ${CONTROL_TOKEN_ENV})",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not args.client_secret:
@@ -576,6 +860,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             token_ttl_seconds=args.token_ttl,
             rate_limit_per_second=args.rate_limit,
+            faults=FaultSettings.from_json(args.faults),
+            control_token=args.control_token or None,
         )
     except ConfigError as exc:
         log.error("%s", exc)

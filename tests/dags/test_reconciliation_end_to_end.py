@@ -255,6 +255,24 @@ def test_dag_run_lands_seeded_discrepancies_and_counts_add_up(
     report_text = report.read_text(encoding="utf-8")
     assert "E1" in report_text
     assert not [value for value in secrets if value in report_text], "personal data in the report"
+
+    # Every table and analyst view of the warehouse: no raw card number, name or birth date.
+    relations = [
+        str(name)
+        for (name,) in _warehouse_rows(
+            warehouse, "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+        )
+    ]
+    assert {"discrepancies", "employee_snapshots", "open_discrepancies"} <= set(relations)
+    for relation in relations:
+        assert relation.isidentifier(), relation  # names come from the catalog, not from data
+        dump = json.dumps(
+            _warehouse_rows(warehouse, f'SELECT * FROM "{relation}"'),  # noqa: S608
+            default=str,
+            ensure_ascii=False,
+        )
+        leaked = [value for value in secrets if value in dump]
+        assert not leaked, f"personal data in warehouse relation {relation}"
     for message in mail.received:
         parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
         parts = [part for part in parsed.walk() if part.get_content_maintype() == "text"]

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -28,7 +29,7 @@ from zairyu_sync.erp_sample import (
     write_erp,
     write_isa_seed,
 )
-from zairyu_sync.immigration.simulator import SimulatorServer, load_dataset
+from zairyu_sync.immigration.simulator import FaultSettings, SimulatorServer, load_dataset
 from zairyu_sync.mailbox import LocalMailServer
 
 pytestmark = pytest.mark.dags
@@ -317,6 +318,65 @@ def test_rerun_of_the_same_date_duplicates_nothing(world: dict[str, object]) -> 
     assert after == before
     assert _warehouse_rows(warehouse, "SELECT count(*) FROM reconciliation_runs") == runs_before
     assert len(mail.received) == mails_before, "a rerun must not send the same alert twice"
+
+
+@pytest.mark.usefixtures("airflow_db", "connections")
+def test_the_dag_survives_a_faulty_isa_api_with_identical_findings(
+    world: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acceptance figure at DAG level: 20% 5xx, 10% 429, 5% timeouts, 1% malformed bodies."""
+    root, warehouse = root_of(world), world["warehouse"]
+    assert isinstance(warehouse, Path)
+    run_dir = root / "runs" / "residence_status_reconciliation" / AS_OF.isoformat()
+    keys = ["discrepancy_id", "rule_code", "severity", "due_date", "receipt_number"]
+
+    def findings() -> pd.DataFrame:
+        frame = pd.read_parquet(run_dir / "discrepancies.parquet")[keys].astype(str)
+        return frame.sort_values(keys).reset_index(drop=True)
+
+    clean = findings()
+    table = "SELECT discrepancy_id, status, severity, last_seen_run FROM discrepancies ORDER BY 1"
+    warehouse_before = _warehouse_rows(warehouse, table)
+    faults = FaultSettings(
+        seed=20261125,
+        error_5xx_share=0.20,
+        rate_limit_share=0.10,
+        timeout_share=0.05,
+        timeout_seconds=0.6,
+        malformed_share=0.01,
+    )
+    with SimulatorServer(
+        load_dataset(root / "isa_seed.json"),
+        client_id="e2e",
+        client_secret="e2e-secret",
+        faults=faults,
+    ) as simulator:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_IMMIGRATION_API",
+            json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": simulator.base_url,
+                    "login": "e2e",
+                    "password": "e2e-secret",
+                    "extra": {
+                        "timeout": 0.3,
+                        "page_size": 5,
+                        "max_attempts": 8,
+                        "backoff_initial_seconds": 0.01,
+                        "max_backoff_seconds": 1.0,
+                        "max_requests_per_second": 500,
+                        "circuit_breaker_threshold": 8,
+                    },
+                }
+            ),
+        )
+        assert _run_dag() == "success"
+        injected = simulator.state.injected.model_dump()
+
+    assert injected["error_5xx"] > 0 and injected["rate_limited"] > 0, injected
+    pd.testing.assert_frame_equal(findings(), clean)
+    assert _warehouse_rows(warehouse, table) == warehouse_before
 
 
 @pytest.mark.usefixtures("airflow_db", "connections")

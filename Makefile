@@ -5,9 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 DEMO_EMPLOYEES ?= 2000
+BENCH_EMPLOYEES ?= 20000
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser demo test test-unit test-integration lint typecheck docs clean help
+.PHONY: setup browser demo test test-unit test-integration lint typecheck docs bench clean help
 
 help:
 	@echo "make demo   set up everything and run the DAG end to end on embedded defaults"
@@ -51,6 +52,9 @@ test-integration: setup browser
 
 docs: setup
 	$(BIN)/zairyu-sync rules --format markdown --output docs/rules.md
+
+bench: setup
+	$(BIN)/zairyu-sync bench --employees $(BENCH_EMPLOYEES)
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -228,6 +228,21 @@ def _rules_table(
     return lines
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from zairyu_sync.bench import format_table, run_benchmark
+
+    if args.employees < 1:
+        raise ZairyuSyncError("--employees must be positive")
+    try:
+        report = run_benchmark(args.employees, output=args.output, postgres_url=args.postgres_url)
+    except ValueError as exc:
+        raise ZairyuSyncError(str(exc)) from exc
+    sys.stdout.write(format_table(report) + "\n")
+    if args.output is not None:
+        sys.stdout.write(f"results: {args.output}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``zairyu-sync`` argument parser with its sub-commands."""
     parser = _Parser(
@@ -297,6 +312,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", type=Path, default=None, metavar="FILE", help="file to write (default stdout)"
     )
     rules.set_defaults(handler=_cmd_rules)
+
+    bench = commands.add_parser("bench", help="measure each pipeline stage on a synthetic roster")
+    bench.add_argument("--employees", type=int, required=True, help="foreign employees")
+    bench.add_argument(
+        "--output",
+        type=Path,
+        default=Path("bench/results.json"),
+        metavar="FILE",
+        help="results JSON (default bench/results.json)",
+    )
+    bench.add_argument(
+        "--postgres-url",
+        default=None,
+        metavar="URL",
+        help="also extract from and load into PostgreSQL (throwaway schema, dropped afterwards)",
+    )
+    bench.set_defaults(handler=_cmd_bench)
     return parser
 
 

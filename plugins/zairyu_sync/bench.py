@@ -1,0 +1,520 @@
+"""Stage benchmark: time and peak memory of each pipeline stage on a synthetic roster.
+
+:func:`run_benchmark` generates a sample ERP of ``employees`` foreign employees
+(:func:`zairyu_sync.erp_sample.generate_sample`), writes it to SQLite (and to a throwaway
+PostgreSQL schema when a URL is given, dropped afterwards) and measures extract, validate, ISA
+sync (against a loopback :class:`~zairyu_sync.immigration.simulator.SimulatorServer`, rate limit
+off), reconcile, load (DuckDB file; PostgreSQL when given) and alert planning, each with
+``time.perf_counter``. Peak RSS is ``getrusage(RUSAGE_SELF).ru_maxrss``: a process high-water
+mark, so a stage's value includes every earlier stage. It also measures naive baselines: three
+rules evaluated row by row in Python, ``DataFrame.to_sql`` and one request per receipt number.
+
+Speed targets are measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import re
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import sqlalchemy as sa
+
+from zairyu_sync import __version__
+from zairyu_sync.canonical import NO_FIXED_PERIOD
+from zairyu_sync.config import PolicySettings
+from zairyu_sync.erp_sample import SampleErp, generate_sample, write_erp
+from zairyu_sync.extract import extract_snapshot
+from zairyu_sync.immigration.client import HttpImmigrationClient
+from zairyu_sync.immigration.simulator import SimulatorDataset, SimulatorServer
+from zairyu_sync.immigration.sync import fetch_isa_applications
+from zairyu_sync.load import (
+    RunRecord,
+    apply_migrations,
+    load_reference_data,
+    load_run,
+    warehouse_engine,
+)
+from zairyu_sync.reconcile import reconcile
+from zairyu_sync.routing import load_routing
+from zairyu_sync.rules import load_catalog
+from zairyu_sync.statuses import load_statuses
+from zairyu_sync.validate import validate_snapshot
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+#: Receipt numbers fetched one by one for the sequential-request baseline (then extrapolated).
+SEQUENTIAL_SAMPLE = 500
+#: Employees evaluated row by row for the naive rule baseline (then extrapolated).
+NAIVE_ROW_SAMPLE = 200_000
+_CLIENT_ID = "bench-employer"
+_CLIENT_SECRET = "bench-secret"  # noqa: S105 - loopback simulator only
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    """One measured stage.
+
+    Attributes:
+        stage: the stage name.
+        rows: rows the stage processed (its main input).
+        seconds: wall-clock seconds (``time.perf_counter``).
+        peak_rss_mb: process peak RSS after the stage, in MiB (a high-water mark).
+    """
+
+    stage: str
+    rows: int
+    seconds: float
+    peak_rss_mb: float
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows per second (0 when nothing was timed)."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "stage": self.stage,
+            "rows": self.rows,
+            "seconds": round(self.seconds, 4),
+            "rows_per_second": round(self.rows_per_second, 1),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+        }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MiB (Linux reports ``ru_maxrss`` in KiB)."""
+    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return value / (1024 * 1024) if sys.platform == "darwin" else value / 1024
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.stages: list[StageTiming] = []
+
+    def measure(self, stage: str, rows: Callable[[_T], int], work: Callable[[], _T]) -> _T:
+        started = time.perf_counter()
+        result = work()
+        seconds = time.perf_counter() - started
+        timing = StageTiming(stage, rows(result), seconds, peak_rss_mb())
+        self.stages.append(timing)
+        log.info("bench %s: %d rows in %.3f s", stage, timing.rows, seconds)
+        return result
+
+
+@contextmanager
+def _postgres_schema(url: str) -> Iterator[str]:
+    """A throwaway schema on ``url``; yields a URL whose search_path is that schema."""
+    schema = f"zs_bench_{uuid.uuid4().hex[:12]}"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise ValueError("unexpected schema name")
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')  # sql-format-ok: generated identifier
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            drop = f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'
+            conn.exec_driver_sql(drop)  # sql-format-ok: validated generated identifier
+        admin.dispose()
+
+
+def run_benchmark(
+    employees: int,
+    *,
+    output: Path | None = None,
+    postgres_url: str | None = None,
+    as_of: date | None = None,
+    seed: int = 7,
+    work_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Run the stage benchmark once.
+
+    Args:
+        employees: foreign employees in the synthetic roster (at least the number of seeded
+            scenarios, see :func:`~zairyu_sync.erp_sample.generate_sample`).
+        output: JSON file to write the results to (its directory is created), or None.
+        postgres_url: a PostgreSQL SQLAlchemy URL; when given, extract and load are also
+            measured there, in a throwaway schema dropped afterwards.
+        as_of: the as-of date (default 2026-11-25, so runs are comparable).
+        seed: the sample's random seed.
+        work_dir: where the SQLite ERP and DuckDB warehouse go (default: a temporary directory,
+            removed afterwards).
+
+    Returns:
+        ``{"machine", "parameters", "stages", "baselines"}``; every stage has ``stage``,
+        ``rows``, ``seconds``, ``rows_per_second`` and ``peak_rss_mb``.
+    """
+    day = as_of or date(2026, 11, 25)
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return _run(employees, day, seed, work_dir, postgres_url, output)
+    with tempfile.TemporaryDirectory(prefix="zairyu-bench-") as tmp:
+        return _run(employees, day, seed, Path(tmp), postgres_url, output)
+
+
+def _run(
+    employees: int,
+    as_of: date,
+    seed: int,
+    work_dir: Path,
+    postgres_url: str | None,
+    output: Path | None,
+) -> dict[str, Any]:
+    watch = _Stopwatch()
+    sample = watch.measure(
+        "generate_sample",
+        lambda s: len(s.tables["hr_employee"]),
+        lambda: generate_sample(employees, as_of=as_of, seed=seed),
+    )
+    sqlite = sa.create_engine(f"sqlite:///{work_dir / 'erp.sqlite'}")
+    watch.measure("write_erp_sqlite", _total, lambda: write_erp(sample, sqlite))
+    policy = PolicySettings()
+    snapshot = watch.measure(
+        "extract_sqlite",
+        lambda s: len(s.employees),
+        lambda: extract_snapshot(
+            sqlite, as_of=as_of, timesheet_lookback_days=policy.hours_lookback_days
+        ),
+    )
+    sqlite.dispose()
+    baselines: dict[str, Any] = {}
+    with _maybe_postgres(postgres_url) as pg_url:
+        if pg_url is not None:
+            pg = sa.create_engine(pg_url)
+            watch.measure("write_erp_postgres", _total, lambda: write_erp(sample, pg))
+            watch.measure(
+                "extract_postgres",
+                lambda s: len(s.employees),
+                lambda: extract_snapshot(
+                    pg, as_of=as_of, timesheet_lookback_days=policy.hours_lookback_days
+                ),
+            )
+            pg.dispose()
+        outcome = watch.measure(
+            "validate",
+            lambda _: len(snapshot.employees),
+            lambda: validate_snapshot(
+                snapshot.employees, snapshot.applications, snapshot.timesheets, as_of=as_of
+            ),
+        )
+        receipts = sorted(
+            {
+                str(value).strip()
+                for value in snapshot.applications["receipt_number"].dropna()
+                if str(value).strip()
+            }
+        )
+        isa, api_calls, sequential = _isa_sync(watch, sample, receipts)
+        baselines["sequential_requests"] = {**sequential, "listing_api_calls": api_calls}
+        result = watch.measure(
+            "reconcile",
+            lambda _: len(outcome.employees),
+            lambda: reconcile(
+                outcome.employees,
+                outcome.applications,
+                isa,
+                outcome.quarantine,
+                as_of=as_of,
+                policy=policy,
+                timesheets=outcome.timesheets,
+                erp_receipt_numbers=receipts,
+            ),
+        )
+        frames = _LoadFrames(
+            result.discrepancies, outcome.quarantine, outcome.employees, isa, as_of, api_calls
+        )
+        duckdb = warehouse_engine(f"duckdb:///{work_dir / 'warehouse.duckdb'}")
+        _prepare_warehouse(duckdb)
+        watch.measure("load_duckdb", lambda _: frames.rows, lambda: frames.load(duckdb))
+        warehouses = [duckdb]
+        if pg_url is not None:
+            pg_warehouse = warehouse_engine(pg_url)
+            _prepare_warehouse(pg_warehouse)
+            watch.measure("load_postgres", lambda _: frames.rows, lambda: frames.load(pg_warehouse))
+            warehouses.append(pg_warehouse)
+        digests = watch.measure(
+            "plan_alerts",
+            lambda _: len(result.discrepancies),
+            lambda: _plan(duckdb, frames.run_key, as_of),
+        )
+        baselines["rules_row_by_row"] = _naive_rules(outcome.employees, as_of, watch)
+        baselines["to_sql"] = _to_sql_baseline(frames, work_dir, watch)
+        for engine in warehouses:
+            engine.dispose()
+    report: dict[str, Any] = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "pandas": pd.__version__,
+        },
+        "parameters": {
+            "employees": employees,
+            "as_of": as_of.isoformat(),
+            "seed": seed,
+            "postgres": postgres_url is not None,
+            "code_version": __version__,
+            "erp_rows": {name: len(rows) for name, rows in sample.tables.items()},
+            "isa_applications": len(sample.isa_applications),
+            "findings": len(result.discrepancies),
+            "digests": len(digests),
+        },
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "stages": [stage.as_dict() for stage in watch.stages],
+        "baselines": baselines,
+    }
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def _total(counts: dict[str, int]) -> int:
+    return sum(counts.values())
+
+
+@contextmanager
+def _maybe_postgres(url: str | None) -> Iterator[str | None]:
+    if url is None:
+        yield None
+        return
+    with _postgres_schema(url) as scoped:
+        yield scoped
+
+
+def _isa_sync(
+    watch: _Stopwatch, sample: SampleErp, receipts: list[str]
+) -> tuple[pd.DataFrame, int, dict[str, Any]]:
+    """Time our listing sync and the one-request-per-receipt baseline against the simulator."""
+    seed = {
+        "organization_applications": sample.organization_applications,
+        "personal_applications": sample.personal_applications,
+    }
+    dataset = SimulatorDataset.from_json(json.dumps(seed))
+    with SimulatorServer(
+        dataset, client_id=_CLIENT_ID, client_secret=_CLIENT_SECRET, rate_limit_per_second=None
+    ) as server:
+        with _client(server.base_url) as client:
+            client.authenticate()
+            before = client.api_calls
+            isa = watch.measure("isa_sync", len, lambda: fetch_isa_applications(client, receipts))
+            api_calls = client.api_calls - before
+        probe = receipts[:SEQUENTIAL_SAMPLE]
+        with _client(server.base_url) as client:
+            client.authenticate()
+            started = time.perf_counter()
+            for receipt in probe:
+                client.get_application(receipt)
+            seconds = time.perf_counter() - started
+    ours = watch.stages[-1].seconds
+    extrapolated = seconds / len(probe) * len(receipts) if probe else 0.0
+    return (
+        isa,
+        api_calls,
+        {
+            "receipts": len(receipts),
+            "sampled_requests": len(probe),
+            "seconds_sampled": round(seconds, 4),
+            "requests_per_second": round(len(probe) / seconds, 1) if seconds > 0 else 0.0,
+            "extrapolated_seconds_all_receipts": round(extrapolated, 4),
+            "ours_seconds": round(ours, 4),
+            "ours_requests_per_second": round(api_calls / ours, 1) if ours > 0 else 0.0,
+            "ratio": round(extrapolated / ours, 2) if ours > 0 else None,
+        },
+    )
+
+
+def _client(base_url: str) -> HttpImmigrationClient:
+    return HttpImmigrationClient(
+        base_url,
+        _CLIENT_ID,
+        _CLIENT_SECRET,
+        page_size=500,
+        max_requests_per_second=1_000_000.0,
+        max_total_seconds=None,
+    )
+
+
+@dataclass(frozen=True)
+class _LoadFrames:
+    discrepancies: pd.DataFrame
+    quarantine: pd.DataFrame
+    employees: pd.DataFrame
+    isa: pd.DataFrame
+    as_of: date
+    api_calls: int
+
+    @property
+    def run_key(self) -> str:
+        return f"bench/{self.as_of.isoformat()}"
+
+    @property
+    def rows(self) -> int:
+        return len(self.discrepancies) + len(self.quarantine) + len(self.employees) + len(self.isa)
+
+    def load(self, engine: sa.Engine) -> Any:
+        now = datetime.now(UTC)
+        record = RunRecord(
+            run_key=self.run_key,
+            dag_run_id="bench",
+            logical_date=now,
+            as_of=self.as_of,
+            started_at=now,
+            finished_at=now,
+            status="success",
+            counts={"valid": len(self.employees), "reconciled": len(self.employees)},
+            code_version=__version__,
+            rule_catalog_version=load_catalog().version,
+        )
+        return load_run(
+            engine,
+            record,
+            self.discrepancies,
+            self.quarantine,
+            employees=self.employees,
+            isa_applications=self.isa,
+        )
+
+
+def _prepare_warehouse(engine: sa.Engine) -> None:
+    apply_migrations(engine)
+    load_reference_data(engine, load_catalog(), load_statuses())
+
+
+def _plan(engine: sa.Engine, run_key: str, as_of: date) -> list[Any]:
+    from zairyu_sync.alert_plan import plan_alerts
+
+    catalog = load_catalog()
+    remediation = {rule.code: (rule.remediation_en, rule.remediation_ja) for rule in catalog.rules}
+    return plan_alerts(
+        engine,
+        run_key=run_key,
+        as_of=as_of,
+        routing=load_routing(),
+        rule_titles=catalog.titles(),
+        remediation=remediation,
+        report_link=None,
+    )
+
+
+def _naive_rules(employees: pd.DataFrame, as_of: date, watch: _Stopwatch) -> dict[str, Any]:
+    """STATUS_EXPIRED (without cover), EXPIRY_APPROACHING (without renewal), CARD_RENEWAL_DUE.
+
+    Evaluated row by row over ``to_dict("records")`` with per-row date handling, the way a
+    straightforward loop would. Compared with our whole vectorised reconcile (every rule).
+    """
+    policy = PolicySettings()
+    rows = employees.head(NAIVE_ROW_SAMPLE).to_dict("records")
+    card_statuses = {"permanent_resident", "highly_skilled_professional_ii"}
+    started = time.perf_counter()
+    hits = 0
+    for row in rows:
+        expiry = _row_date(row.get("period_of_stay_expiry"))
+        status = row.get("residence_status")
+        if expiry is not None and status not in NO_FIXED_PERIOD:
+            days_left = (expiry - as_of).days
+            if days_left < 0 or days_left <= policy.expiry_horizon_days:
+                hits += 1
+        valid_until = _row_date(row.get("card_valid_until"))
+        if status in card_statuses and valid_until is not None:
+            if (valid_until - as_of).days <= policy.card_renewal_days:
+                hits += 1
+    seconds = time.perf_counter() - started
+    scaled = seconds * len(employees) / len(rows) if rows else 0.0
+    frame = employees.head(NAIVE_ROW_SAMPLE)
+    started = time.perf_counter()
+    day = pd.Timestamp(as_of)
+    expiry_days = (frame["period_of_stay_expiry"] - day).dt.days
+    fixed = ~frame["residence_status"].isin(NO_FIXED_PERIOD)
+    card_days = (frame["card_valid_until"] - day).dt.days
+    vector_hits = int(
+        (fixed & (expiry_days <= policy.expiry_horizon_days)).sum()
+        + (frame["residence_status"].isin(card_statuses) & (card_days <= policy.card_renewal_days))
+        .fillna(False)
+        .sum()
+    )
+    vector_seconds = time.perf_counter() - started
+    ours = next(stage.seconds for stage in watch.stages if stage.stage == "reconcile")
+    return {
+        "rules": ["STATUS_EXPIRED", "EXPIRY_APPROACHING", "CARD_RENEWAL_DUE"],
+        "note": "simplified conditions (no application cover); same conditions both ways",
+        "rows": len(rows),
+        "hits": hits,
+        "vectorised_hits": vector_hits,
+        "seconds": round(seconds, 4),
+        "extrapolated_seconds_all_rows": round(scaled, 4),
+        "vectorised_same_rules_seconds": round(vector_seconds, 4),
+        "ours_reconcile_all_rules_seconds": round(ours, 4),
+        "ratio": round(seconds / vector_seconds, 2) if vector_seconds > 0 else None,
+        "ratio_vs_full_reconcile": round(scaled / ours, 2) if ours > 0 else None,
+    }
+
+
+def _row_date(value: object) -> date | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _to_sql_baseline(frames: _LoadFrames, work_dir: Path, watch: _Stopwatch) -> dict[str, Any]:
+    """``DataFrame.to_sql`` of the same four frames into a fresh DuckDB file (no upsert logic)."""
+    engine = sa.create_engine(f"duckdb:///{work_dir / 'to_sql.duckdb'}")
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for name, frame in (
+            ("discrepancies", frames.discrepancies),
+            ("quarantine", frames.quarantine),
+            ("employee_snapshots", frames.employees),
+            ("isa_application_statuses", frames.isa),
+        ):
+            frame.to_sql(name, conn, index=False, if_exists="replace", chunksize=10_000)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    ours = next(stage.seconds for stage in watch.stages if stage.stage == "load_duckdb")
+    return {
+        "rows": frames.rows,
+        "seconds": round(seconds, 4),
+        "ours_load_duckdb_seconds": round(ours, 4),
+        "ratio": round(seconds / ours, 2) if ours > 0 else None,
+    }
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The stage table (stage, rows, seconds, rows/s, peak RSS) and the baseline ratios."""
+    lines = [f"{'stage':<20} {'rows':>10} {'seconds':>10} {'rows/s':>12} {'peak MiB':>9}"]
+    for stage in report["stages"]:
+        lines.append(
+            f"{stage['stage']:<20} {stage['rows']:>10,} {stage['seconds']:>10.3f} "
+            f"{stage['rows_per_second']:>12,.0f} {stage['peak_rss_mb']:>9.0f}"
+        )
+    lines.append("")
+    for name, baseline in report["baselines"].items():
+        lines.append(f"baseline {name}: naive/ours = {baseline.get('ratio')}")
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""The stage benchmark runs at a tiny size and reports every stage (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from zairyu_sync.bench import format_table, run_benchmark
+
+pytestmark = pytest.mark.unit
+
+STAGES = [
+    "generate_sample",
+    "write_erp_sqlite",
+    "extract_sqlite",
+    "validate",
+    "isa_sync",
+    "reconcile",
+    "load_duckdb",
+    "plan_alerts",
+]
+
+
+def test_benchmark_reports_every_stage(tmp_path: Path, as_of: date) -> None:
+    output = tmp_path / "bench" / "results.json"
+    report = run_benchmark(60, output=output, as_of=as_of, work_dir=tmp_path / "work")
+
+    written = json.loads(output.read_text(encoding="utf-8"))
+    assert written == json.loads(json.dumps(report))
+    assert set(written) == {"machine", "parameters", "stages", "baselines", "measured_at"}
+    assert written["machine"]["cpu_count"] >= 1
+    assert written["machine"]["python"].startswith("3.")
+    assert written["parameters"]["employees"] == 60
+    assert written["parameters"]["as_of"] == "2026-11-25"
+    assert written["parameters"]["postgres"] is False
+    assert [stage["stage"] for stage in written["stages"]] == STAGES
+    for stage in written["stages"]:
+        assert set(stage) == {"stage", "rows", "seconds", "rows_per_second", "peak_rss_mb"}
+        assert stage["rows"] > 0, stage["stage"]
+        assert stage["seconds"] >= 0
+        assert stage["peak_rss_mb"] > 0
+    assert set(written["baselines"]) == {"sequential_requests", "rules_row_by_row", "to_sql"}
+    rules = written["baselines"]["rules_row_by_row"]
+    assert rules["hits"] == rules["vectorised_hits"] > 0
+    assert written["baselines"]["sequential_requests"]["sampled_requests"] > 0
+    assert written["baselines"]["to_sql"]["rows"] == next(
+        s["rows"] for s in written["stages"] if s["stage"] == "load_duckdb"
+    )
+
+    table = format_table(report)
+    assert table.splitlines()[0].split() == ["stage", "rows", "seconds", "rows/s", "peak", "MiB"]
+    assert "reconcile" in table
+
+
+def test_benchmark_refuses_too_small_roster(tmp_path: Path, as_of: date) -> None:
+    with pytest.raises(ValueError, match="at least"):
+        run_benchmark(3, as_of=as_of, work_dir=tmp_path)

@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import resource
+import secrets
 import sys
 import tempfile
 import time
@@ -64,7 +65,7 @@ SEQUENTIAL_SAMPLE = 500
 #: Employees evaluated row by row for the naive rule baseline (then extrapolated).
 NAIVE_ROW_SAMPLE = 200_000
 _CLIENT_ID = "bench-employer"
-_CLIENT_SECRET = "bench-secret"  # noqa: S105 - loopback simulator only
+_CLIENT_SECRET = secrets.token_urlsafe(16)  # a fresh secret for the loopback simulator
 
 
 @dataclass(frozen=True)

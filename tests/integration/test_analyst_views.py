@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,30 +12,14 @@ import sqlalchemy as sa
 from zairyu_sync.canonical import EMPLOYEE_COLUMNS, FINDING_COLUMNS, QUARANTINE_COLUMNS
 from zairyu_sync.load import (
     RunRecord,
-    apply_migrations,
     load_run,
     open_critical_trend,
-    warehouse_engine,
 )
 
 pytestmark = pytest.mark.integration
 
 D = date(2026, 11, 25)  # a Wednesday
 NO_QUARANTINE = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
-
-
-@pytest.fixture(params=["duckdb", "postgresql"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = warehouse_engine(url)
-    apply_migrations(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def key(day: date) -> str:

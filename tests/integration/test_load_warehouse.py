@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -34,20 +32,6 @@ TABLES = {
     "employee_snapshots": "run_key, employee_id",
     "isa_application_statuses": "receipt_number, status, updated_at",
 }
-
-
-@pytest.fixture(params=["duckdb", "postgresql"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = warehouse_engine(url)
-    apply_migrations(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def run_record(as_of: date, **counts: int) -> RunRecord:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,10 +14,8 @@ from zairyu_sync.canonical import FINDING_COLUMNS, QUARANTINE_COLUMNS
 from zairyu_sync.errors import LoadError
 from zairyu_sync.load import (
     RunRecord,
-    apply_migrations,
     load_reference_data,
     load_run,
-    warehouse_engine,
 )
 from zairyu_sync.rules import RuleCatalog, load_catalog
 from zairyu_sync.statuses import StatusMaster, load_statuses
@@ -27,20 +23,6 @@ from zairyu_sync.statuses import StatusMaster, load_statuses
 pytestmark = pytest.mark.integration
 
 D = date(2026, 11, 25)
-
-
-@pytest.fixture(params=["duckdb", "postgresql"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = warehouse_engine(url)
-    apply_migrations(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ and ISA statuses hold no raw personal data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,20 +51,6 @@ ORDER_BY = {
 CARD_A, CARD_B, CARD_OLD = "AB12345678CD", "XY87654321ZW", "QQ11112222RR"
 NAME_A, NAME_B = "NGUYEN VAN AN", "MARIA SANTOS CRUZ"
 BIRTH_A, BIRTH_B = "1995-04-02", "1988-12-30"
-
-
-@pytest.fixture(params=["duckdb", "postgresql"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    engine = warehouse_engine(url)
-    apply_migrations(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def run_record(as_of: date) -> RunRecord:

@@ -6,6 +6,32 @@ from typing import Any
 
 from zairyu_sync.canonical import EMPLOYEE_COLUMNS
 
+#: The rule codes of contract.md section 4, written out from the contract (not derived from the
+#: catalog, so a test comparing the two can fail).
+CONTRACT_RULE_CODES = frozenset(
+    {
+        "STATUS_EXPIRED",
+        "SPECIAL_PERIOD",
+        "EXPIRY_APPROACHING",
+        "CARD_RENEWAL_DUE",
+        "WORK_NOT_PERMITTED",
+        "HOURS_LIMIT_EXCEEDED",
+        "STUDENT_NOT_ENROLLED",
+        "DESIGNATED_ORGANIZATION_MISMATCH",
+        "APPLICATION_DENIED",
+        "ADDITIONAL_DOCUMENTS_REQUESTED",
+        "STATUS_MISMATCH",
+        "EXPIRY_MISMATCH",
+        "CARD_NUMBER_STALE",
+        "APPLICATION_NOT_FOUND",
+        "APPLICATION_UNTRACKED",
+        "APPLICATION_PENDING_LONG",
+        "HELLOWORK_HIRE_OVERDUE",
+        "HELLOWORK_SEPARATION_OVERDUE",
+        "DATA_QUALITY",
+    }
+)
+
 CARD = "AB12345678CD"
 NAME = "NGUYEN VAN AN"
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.factories import CONTRACT_RULE_CODES
 from zairyu_sync.canonical import (
     APPLICATION_TYPES,
     ISA_PENDING,
@@ -33,27 +34,7 @@ from zairyu_sync.erp_sample import (
 pytestmark = pytest.mark.unit
 
 CARD_RE = re.compile(r"^[A-Z]{2}[0-9]{8}[A-Z]{2}$")
-RULE_CODES = {
-    "STATUS_EXPIRED",
-    "SPECIAL_PERIOD",
-    "EXPIRY_APPROACHING",
-    "CARD_RENEWAL_DUE",
-    "WORK_NOT_PERMITTED",
-    "HOURS_LIMIT_EXCEEDED",
-    "STUDENT_NOT_ENROLLED",
-    "DESIGNATED_ORGANIZATION_MISMATCH",
-    "APPLICATION_DENIED",
-    "ADDITIONAL_DOCUMENTS_REQUESTED",
-    "STATUS_MISMATCH",
-    "EXPIRY_MISMATCH",
-    "CARD_NUMBER_STALE",
-    "APPLICATION_NOT_FOUND",
-    "APPLICATION_UNTRACKED",
-    "APPLICATION_PENDING_LONG",
-    "HELLOWORK_HIRE_OVERDUE",
-    "HELLOWORK_SEPARATION_OVERDUE",
-    "DATA_QUALITY",
-}
+RULE_CODES = CONTRACT_RULE_CODES
 
 
 @pytest.fixture

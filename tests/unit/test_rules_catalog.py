@@ -6,33 +6,14 @@ import re
 
 import pytest
 
+from tests.factories import CONTRACT_RULE_CODES
 from zairyu_sync.config import PolicySettings
 from zairyu_sync.errors import ConfigError
 from zairyu_sync.rules import load_catalog
 
 pytestmark = pytest.mark.unit
 
-CONTRACT_CODES = {
-    "STATUS_EXPIRED",
-    "SPECIAL_PERIOD",
-    "EXPIRY_APPROACHING",
-    "CARD_RENEWAL_DUE",
-    "WORK_NOT_PERMITTED",
-    "HOURS_LIMIT_EXCEEDED",
-    "STUDENT_NOT_ENROLLED",
-    "DESIGNATED_ORGANIZATION_MISMATCH",
-    "APPLICATION_DENIED",
-    "ADDITIONAL_DOCUMENTS_REQUESTED",
-    "STATUS_MISMATCH",
-    "EXPIRY_MISMATCH",
-    "CARD_NUMBER_STALE",
-    "APPLICATION_NOT_FOUND",
-    "APPLICATION_UNTRACKED",
-    "APPLICATION_PENDING_LONG",
-    "HELLOWORK_HIRE_OVERDUE",
-    "HELLOWORK_SEPARATION_OVERDUE",
-    "DATA_QUALITY",
-}
+CONTRACT_CODES = CONTRACT_RULE_CODES
 # contract.md section 4, severity column
 CONTRACT_BASE_SEVERITY = {
     "STATUS_EXPIRED": "critical",

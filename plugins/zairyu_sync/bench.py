@@ -121,9 +121,9 @@ class _Stopwatch:
 
 
 @contextmanager
-def _postgres_schema(url: str) -> Iterator[str]:
-    """A throwaway schema on ``url``; yields a URL whose search_path is that schema."""
-    schema = f"zs_bench_{uuid.uuid4().hex[:12]}"
+def postgres_schema(url: str, prefix: str = "zs_bench") -> Iterator[str]:
+    """A throwaway schema on ``url``, dropped afterwards; yields a URL scoped to it."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
         raise ValueError("unexpected schema name")
     admin = sa.create_engine(url)
@@ -139,6 +139,74 @@ def _postgres_schema(url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@dataclass(frozen=True)
+class TargetSizes:
+    """Sizes of the target-scale measurements; None skips one (see ``docs/performance.md``).
+
+    Attributes:
+        reconcile_employees: rules evaluation over this many employees
+            (:mod:`zairyu_sync.bench_reconcile`).
+        isa_applications: ISA sync throughput over this many applications against a simulator
+            limited to ``isa_rate_limit`` requests/s with ``isa_latency_ms`` latency
+            (:mod:`zairyu_sync.immigration.throughput`).
+        national_employees: the sharded extract + validate + reconcile + load of this many
+            employees on PostgreSQL, ``national_shards`` shards (:mod:`zairyu_sync.bench_scale`).
+        daily_employees: a daily run after 1 % of this many employees changed.
+    """
+
+    reconcile_employees: int | None = None
+    isa_applications: int | None = None
+    isa_rate_limit: float = 200.0
+    isa_latency_ms: float = 30.0
+    national_employees: int | None = None
+    national_shards: int = 16
+    daily_employees: int | None = None
+
+    def counts(self) -> list[tuple[str, int | None]]:
+        """The sizes by command-line option, for validation."""
+        return [
+            ("--reconcile-employees", self.reconcile_employees),
+            ("--isa-applications", self.isa_applications),
+            ("--national-employees", self.national_employees),
+            ("--shards", self.national_shards),
+            ("--daily-employees", self.daily_employees),
+        ]
+
+
+def run_targets(sizes: TargetSizes, *, postgres_url: str | None, work_dir: Path) -> dict[str, Any]:
+    """Run the target-scale measurements ``sizes`` asks for; results by section name."""
+    from zairyu_sync.bench_reconcile import run_reconcile_benchmark
+    from zairyu_sync.bench_scale import measure_daily_incremental, measure_national_scale
+    from zairyu_sync.immigration.throughput import measure_isa_sync_throughput
+
+    results: dict[str, Any] = {}
+    if sizes.reconcile_employees:
+        results["reconcile_scaled"] = run_reconcile_benchmark(
+            sizes.reconcile_employees,
+            cache_dir=work_dir / "reconcile-inputs",
+            base_employees=min(sizes.reconcile_employees, 100_000),
+        )
+    if sizes.isa_applications:
+        results["isa_throughput"] = measure_isa_sync_throughput(
+            applications=sizes.isa_applications,
+            rate_limit_per_second=sizes.isa_rate_limit,
+            latency_ms=sizes.isa_latency_ms,
+        )
+    if sizes.national_employees and postgres_url:
+        results["national_scale"] = measure_national_scale(
+            postgres_url,
+            sizes.national_employees,
+            sizes.national_shards,
+            base_employees=min(sizes.national_employees, 100_000),
+            work_dir=work_dir / "national",
+        )
+    if sizes.daily_employees and postgres_url:
+        results["daily_incremental"] = measure_daily_incremental(
+            postgres_url, sizes.daily_employees, work_dir=work_dir / "daily"
+        )
+    return results
+
+
 def run_benchmark(
     employees: int,
     *,
@@ -147,6 +215,7 @@ def run_benchmark(
     as_of: date | None = None,
     seed: int = 7,
     work_dir: Path | None = None,
+    targets: TargetSizes | None = None,
 ) -> dict[str, Any]:
     """Run the stage benchmark once.
 
@@ -160,6 +229,7 @@ def run_benchmark(
         seed: the sample's random seed.
         work_dir: where the SQLite ERP and DuckDB warehouse go (default: a temporary directory,
             removed afterwards).
+        targets: target-scale measurements to run after the stages (none by default).
 
     Returns:
         ``{"machine", "parameters", "stages", "baselines"}``; every stage has ``stage``,
@@ -168,9 +238,9 @@ def run_benchmark(
     day = as_of or date(2026, 11, 25)
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
-        return _run(employees, day, seed, work_dir, postgres_url, output)
+        return _run(employees, day, seed, work_dir, postgres_url, output, targets)
     with tempfile.TemporaryDirectory(prefix="zairyu-bench-") as tmp:
-        return _run(employees, day, seed, Path(tmp), postgres_url, output)
+        return _run(employees, day, seed, Path(tmp), postgres_url, output, targets)
 
 
 def _run(
@@ -180,6 +250,7 @@ def _run(
     work_dir: Path,
     postgres_url: str | None,
     output: Path | None,
+    targets: TargetSizes | None = None,
 ) -> dict[str, Any]:
     watch = _Stopwatch()
     sample = watch.measure(
@@ -284,6 +355,8 @@ def _run(
         "stages": [stage.as_dict() for stage in watch.stages],
         "baselines": baselines,
     }
+    if targets is not None:
+        report["targets"] = run_targets(targets, postgres_url=postgres_url, work_dir=work_dir)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -299,7 +372,7 @@ def _maybe_postgres(url: str | None) -> Iterator[str | None]:
     if url is None:
         yield None
         return
-    with _postgres_schema(url) as scoped:
+    with postgres_schema(url) as scoped:
         yield scoped
 
 
@@ -518,4 +591,22 @@ def format_table(report: dict[str, Any]) -> str:
     lines.append("")
     for name, baseline in report["baselines"].items():
         lines.append(f"baseline {name}: naive/ours = {baseline.get('ratio')}")
+    for name, section in report.get("targets", {}).items():
+        lines.append("")
+        lines.append(f"{name}:")
+        lines.extend(f"  {key}: {value}" for key, value in _headline(section).items())
     return "\n".join(lines)
+
+
+def _headline(section: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The scalar figures of a target section, one level of nesting flattened (``full.seconds``);
+    lists and deeper tables stay in the JSON."""
+    figures: dict[str, Any] = {}
+    for key, value in section.items():
+        if key in ("machine", "parameters"):
+            continue
+        if isinstance(value, int | float | str | bool):
+            figures[prefix + key] = value
+        elif isinstance(value, dict) and not prefix:
+            figures.update(_headline(value, f"{key}."))
+    return figures

@@ -229,12 +229,26 @@ def _rules_table(
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from zairyu_sync.bench import format_table, run_benchmark
+    from zairyu_sync.bench import TargetSizes, format_table, run_benchmark
 
-    if args.employees < 1:
-        raise ZairyuSyncError("--employees must be positive")
+    sizes = TargetSizes(
+        reconcile_employees=args.reconcile_employees,
+        isa_applications=args.isa_applications,
+        isa_rate_limit=args.isa_rate_limit,
+        isa_latency_ms=args.isa_latency_ms,
+        national_employees=args.national_employees,
+        national_shards=args.shards,
+        daily_employees=args.daily_employees,
+    )
+    for name, value in (("--employees", args.employees), *sizes.counts()):
+        if value is not None and value < 1:
+            raise ZairyuSyncError(f"{name} must be positive")
+    if (sizes.national_employees or sizes.daily_employees) and not args.postgres_url:
+        raise ZairyuSyncError("--national-employees and --daily-employees need --postgres-url")
     try:
-        report = run_benchmark(args.employees, output=args.output, postgres_url=args.postgres_url)
+        report = run_benchmark(
+            args.employees, output=args.output, postgres_url=args.postgres_url, targets=sizes
+        )
     except ValueError as exc:
         raise ZairyuSyncError(str(exc)) from exc
     sys.stdout.write(format_table(report) + "\n")
@@ -327,6 +341,46 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="URL",
         help="also extract from and load into PostgreSQL (throwaway schema, dropped afterwards)",
+    )
+    targets = bench.add_argument_group(
+        "targets", "measurements at target scale (each skipped unless its size is given)"
+    )
+    targets.add_argument(
+        "--reconcile-employees",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time the rules over N employees (a realistic roster tiled to N; target 1,000,000)",
+    )
+    targets.add_argument(
+        "--isa-applications",
+        type=int,
+        default=None,
+        metavar="N",
+        help="ISA sync throughput over N applications against a rate-limited simulator",
+    )
+    targets.add_argument(
+        "--isa-rate-limit", type=float, default=200.0, metavar="R", help="requests/s (200)"
+    )
+    targets.add_argument(
+        "--isa-latency-ms", type=float, default=30.0, metavar="MS", help="API latency (30)"
+    )
+    targets.add_argument(
+        "--national-employees",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sharded extract+validate+reconcile+load of N employees on PostgreSQL (2,600,000)",
+    )
+    targets.add_argument(
+        "--shards", type=int, default=16, metavar="K", help="shards of that run (16)"
+    )
+    targets.add_argument(
+        "--daily-employees",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a daily run after 1%% of N employees changed, end to end (target 100,000)",
     )
     bench.set_defaults(handler=_cmd_bench)
     return parser

@@ -7,6 +7,7 @@ Nothing here reads a connection or a Variable at import time: settings are built
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -60,6 +61,26 @@ def reference_text(resource: str, override_env: str) -> str:
     from importlib import resources
 
     return resources.files("zairyu_sync").joinpath(resource).read_text("utf-8")
+
+
+#: Environment variable with the number of shards a DAG run splits the roster into.
+SHARDS_ENV = "ZAIRYU_SHARDS"
+DEFAULT_SHARDS = 4
+
+
+def shard_count_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """The configured number of roster shards (``ZAIRYU_SHARDS``, default 4)."""
+    env = os.environ if environ is None else environ
+    raw = (env.get(SHARDS_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_SHARDS
+    try:
+        shards = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{SHARDS_ENV} must be a whole number, got {raw!r}") from exc
+    if shards < 1:
+        raise ConfigError(f"{SHARDS_ENV} must be at least 1, got {shards}")
+    return shards
 
 
 def run_root() -> Path:

@@ -5,26 +5,39 @@ with bound parameters, streams the rows in chunks and returns *raw* frames: exac
 columns, every value ``str`` or ``None``. Engine-specific types (PostgreSQL ``date`` and
 ``Decimal``, SQLite integers) are rendered as the same text from every engine, so downstream
 stages cannot tell which database the snapshot came from.
+
+On PostgreSQL through psycopg each query streams as ``COPY (query) TO STDOUT`` CSV parsed by
+Arrow (``sql/erp/copy_csv.postgresql.sql``); elsewhere rows are fetched in chunks and rendered
+column by column, each distinct value once. Both give the same text.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
+import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from zairyu_sync.canonical import APPLICATION_COLUMNS, EMPLOYEE_COLUMNS, TIMESHEET_COLUMNS
 from zairyu_sync.errors import ExtractError, InputError
-from zairyu_sync.sqlfiles import sql_text
+from zairyu_sync.shards import WHOLE_ROSTER, Shard
+from zairyu_sync.sqlfiles import load_sql, sql_text
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +73,7 @@ def extract_snapshot(
     as_of: date,
     timesheet_lookback_days: int = 90,
     chunk_size: int = 50_000,
+    shard: Shard = WHOLE_ROSTER,
 ) -> ErpSnapshot:
     """Read employees, applications and timesheets from the ERP.
 
@@ -72,6 +86,7 @@ def extract_snapshot(
             ``[as_of - timesheet_lookback_days, as_of]`` (both inclusive).
         timesheet_lookback_days: how many days of timesheets before ``as_of`` to read.
         chunk_size: rows fetched per round trip (server-side cursor where the driver has one).
+        shard: the part of the roster to read (:mod:`zairyu_sync.shards`); the whole by default.
 
     Returns:
         The raw snapshot; each frame has exactly the canonical columns, in contract order.
@@ -84,18 +99,22 @@ def extract_snapshot(
         raise ValueError("chunk_size must be at least 1")
     if timesheet_lookback_days < 0:
         raise ValueError("timesheet_lookback_days must not be negative")
+    in_shard = shard.as_params()
     window = {
         "from_date": (as_of - timedelta(days=timesheet_lookback_days)).isoformat(),
         "to_date": as_of.isoformat(),
+        **in_shard,
     }
     current = EMPLOYEES_SQL
     try:
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            employees = _read_query(conn, EMPLOYEES_SQL, EMPLOYEE_COLUMNS, {}, chunk_size)
+            employees = _read_query(conn, EMPLOYEES_SQL, EMPLOYEE_COLUMNS, in_shard, chunk_size)
             current = APPLICATIONS_SQL
-            applications = _read_query(conn, APPLICATIONS_SQL, APPLICATION_COLUMNS, {}, chunk_size)
+            applications = _read_query(
+                conn, APPLICATIONS_SQL, APPLICATION_COLUMNS, in_shard, chunk_size
+            )
             current = TIMESHEETS_SQL
             timesheets = _read_query(conn, TIMESHEETS_SQL, TIMESHEET_COLUMNS, window, chunk_size)
     except SQLAlchemyError as exc:
@@ -164,35 +183,206 @@ def _read_query(
     params: Mapping[str, object],
     chunk_size: int,
 ) -> pd.DataFrame:
-    """Run one extract query and collect its rows as text, ``chunk_size`` rows at a time."""
+    """Run one extract query and collect its rows as text.
+
+    On PostgreSQL through psycopg the rows stream as CSV (:func:`_read_postgres_copy`); elsewhere
+    (and for column types that path does not render) they are fetched ``chunk_size`` rows at a
+    time and rendered column by column (:func:`_text_column`).
+    """
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        copied = _read_postgres_copy(conn, name, columns, params)
+        if copied is not None:
+            return copied
     streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_size)
     result = streaming.execute(sql_text(name), dict(params))
-    rows: list[tuple[str | None, ...]] = []
-    chunks = 0
+    parts: list[list[np.ndarray]] = [[] for _ in columns]
+    chunks = rows = 0
     try:
         returned = tuple(result.keys())
         if returned != columns:
             raise ExtractError(f"{name} returned columns {list(returned)}, expected {columns}")
         while batch := result.fetchmany(chunk_size):
             chunks += 1
-            rows.extend(tuple(_as_text(value) for value in row) for row in batch)
+            rows += len(batch)
+            for part, values in zip(parts, zip(*batch, strict=True), strict=True):
+                part.append(_text_column(values))
     finally:
         result.close()
-    log.debug("%s: %d rows in %d chunks", name, len(rows), chunks)
-    return _frame(rows, columns)
+    log.debug("%s: %d rows in %d chunks", name, rows, chunks)
+    return _frame_of(parts, columns)
 
 
-def _frame(rows: Sequence[tuple[str | None, ...]], columns: tuple[str, ...]) -> pd.DataFrame:
-    return pd.DataFrame(list(rows), columns=list(columns), dtype=object)
+def _frame_of(parts: Sequence[Sequence[np.ndarray]], columns: tuple[str, ...]) -> pd.DataFrame:
+    """Object-dtype frame from per-column lists of object arrays."""
+    data = {
+        column: pd.Series(
+            np.concatenate(part) if part else np.empty(0, dtype=object), dtype=object, copy=False
+        )
+        for column, part in zip(columns, parts, strict=True)
+    }
+    return pd.DataFrame(data, columns=list(columns))
 
 
 def _as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Object dtype, ``str`` values, ``None`` for missing (Parquet reads back as string dtype)."""
-    return pd.DataFrame(
-        [tuple(_as_text(value) for value in row) for row in frame.itertuples(index=False)],
-        columns=list(frame.columns),
-        dtype=object,
-    )
+    parts = [[_text_column(frame[column].to_numpy(dtype=object))] for column in frame.columns]
+    return _frame_of(parts, tuple(frame.columns))
+
+
+#: Value types whose equal values always render alike, so a column renders once per value.
+_CACHEABLE = frozenset({int, float, Decimal, date, bool})
+
+
+def _text_column(values: Sequence[object] | np.ndarray) -> np.ndarray:
+    """:func:`_as_text` over one column: object array of ``str`` / ``None``.
+
+    Text and NULL pass as they are. Dates, decimals and numbers are rendered once per distinct
+    (type, value), since equal values of one type render alike (``True`` and ``1`` are equal but
+    of different types); anything else value by value.
+    """
+    count = len(values)
+    kinds = set(map(type, values)) - {str, type(None)}
+    if not kinds:
+        return np.fromiter(values, dtype=object, count=count)
+    if not kinds <= _CACHEABLE:
+        return np.fromiter(map(_as_text, values), dtype=object, count=count)
+    if len(kinds) == 1:  # one type besides str / None: values are their own keys
+        rendered = {value: _as_text(value) for value in set(values)}
+        return np.fromiter(map(rendered.__getitem__, values), dtype=object, count=count)
+    keys = list(zip(map(type, values), values, strict=True))
+    typed = {key: _as_text(key[1]) for key in set(keys)}
+    return np.fromiter(map(typed.__getitem__, keys), dtype=object, count=count)
+
+
+# --- PostgreSQL: COPY ... TO STDOUT as CSV ----------------------------------------------------
+
+COPY_SQL = "erp/copy_csv.postgresql.sql"
+#: PostgreSQL type OIDs whose CSV text is already the canonical text (text types, integers).
+_PG_TEXT_OIDS = frozenset({18, 19, 25, 705, 1042, 1043, 20, 21, 23})
+_PG_DATE, _PG_NUMERIC, _PG_BOOL = 1082, 1700, 16
+_PG_OIDS = _PG_TEXT_OIDS | {_PG_DATE, _PG_NUMERIC, _PG_BOOL}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_COPY_BLOCK_BYTES = 4 << 20
+
+
+def _read_postgres_copy(
+    conn: sa.Connection, name: str, columns: tuple[str, ...], params: Mapping[str, object]
+) -> pd.DataFrame | None:
+    """Stream one query through ``COPY (query) TO STDOUT`` as CSV and parse it with Arrow.
+
+    The query's parameters are bound by psycopg (merged in client-side, as quoted literals,
+    because COPY takes none of its own). PostgreSQL renders every value as text; dates are
+    checked to be ISO (what psycopg would have refused otherwise fails the same way), decimals
+    are rendered like :func:`_as_text` and booleans as ``true``/``false``.
+
+    Returns:
+        The frame, or None when this path does not apply (connection encoding or DateStyle not
+        UTF-8 / ISO, or a column type it does not render); the caller then fetches rows.
+    """
+    from psycopg import sql as psql
+
+    raw: Any = conn.connection.driver_connection
+    date_style = str(raw.info.parameter_status("DateStyle") or "")
+    if raw.info.encoding != "utf-8" or not date_style.startswith("ISO"):
+        return None
+    compiled = sql_text(name).compile(dialect=conn.dialect)
+    query = compiled.string
+    bound = compiled.construct_params(dict(params))
+    with raw.cursor(name=f"zs_describe_{uuid.uuid4().hex[:12]}") as described:
+        described.execute(query, bound)
+        description = list(described.description or ())
+    returned = tuple(column.name for column in description)
+    if returned != columns:
+        raise ExtractError(f"{name} returned columns {list(returned)}, expected {columns}")
+    oids = [int(column.type_code) for column in description]
+    if not set(oids) <= _PG_OIDS:
+        return None
+    statement = psql.SQL(load_sql(COPY_SQL)).format(query=psql.SQL(query))  # type: ignore[arg-type]
+    parts: list[list[np.ndarray]] = [[] for _ in columns]
+    rows = 0
+    with raw.cursor() as cursor, cursor.copy(statement, bound) as copy:
+        stream = _CopyStream(copy)
+        if stream.exhausted():  # no rows: Arrow refuses an empty CSV
+            return _frame_of(parts, columns)
+        reader = pa_csv.open_csv(
+            io.BufferedReader(stream, buffer_size=_COPY_BLOCK_BYTES),
+            read_options=pa_csv.ReadOptions(
+                column_names=list(columns), block_size=_COPY_BLOCK_BYTES
+            ),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(columns, pa.large_string()),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        for batch in reader:
+            rows += batch.num_rows
+            for part, array, oid in zip(parts, batch.columns, oids, strict=True):
+                part.append(_pg_text_column(array, oid, name))
+    log.debug("%s: %d rows by COPY", name, rows)
+    return _frame_of(parts, columns)
+
+
+class _CopyStream(io.RawIOBase):
+    """A readable byte stream over the data blocks of a psycopg ``Copy`` (COPY TO STDOUT)."""
+
+    def __init__(self, copy: Any) -> None:
+        self._blocks = iter(copy)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def exhausted(self) -> bool:
+        """True when no data is left (loads the next block if none is pending)."""
+        while not self._pending:
+            block = next(self._blocks, None)
+            if block is None:
+                return True
+            self._pending = memoryview(block).cast("B")
+        return False
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(target) and not self.exhausted():
+            size = min(len(target) - filled, len(self._pending))
+            target[filled : filled + size] = self._pending[:size]
+            self._pending = self._pending[size:]
+            filled += size
+        return filled
+
+
+def _pg_text_column(array: pa.Array, oid: int, name: str) -> np.ndarray:
+    """One CSV column as an object array of ``str`` / ``None``, rendered by the column's type.
+
+    Each distinct value is rendered once and shared by the rows holding it.
+    """
+    encoded = pc.dictionary_encode(array, null_encoding="encode")  # NULL: a None entry
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    texts = [text for text in distinct if text is not None]
+    if oid == _PG_NUMERIC:
+        rendered = {text: _as_text(Decimal(text)) for text in texts}
+    elif oid == _PG_BOOL:
+        rendered = {text: _PG_BOOL_TEXT[text] for text in texts}
+    elif oid == _PG_DATE and not all(_ISO_DATE.fullmatch(text) for text in texts):
+        # e.g. infinity or a BC date, which psycopg cannot load as a Python date either
+        raise ExtractError(f"ERP query {name} failed (DataError)")
+    else:
+        rendered = None
+    if rendered is not None:
+        distinct = np.fromiter(
+            (None if text is None else rendered[text] for text in distinct),
+            dtype=object,
+            count=len(distinct),
+        )
+    spread: np.ndarray = distinct.take(encoded.indices.to_numpy(zero_copy_only=False))
+    return spread
+
+
+_PG_BOOL_TEXT = {"t": "true", "f": "false"}
 
 
 def _as_text(value: object) -> str | None:

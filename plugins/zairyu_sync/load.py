@@ -18,27 +18,28 @@ half-done load survives; never set it outside tests.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy.pool import NullPool, StaticPool
 
 from zairyu_sync.canonical import FINDING_COLUMNS, QUARANTINE_COLUMNS
 from zairyu_sync.config import project_path
 from zairyu_sync.errors import ConfigError, LoadError
-from zairyu_sync.pii import (
-    mask_card_number,
-    mask_name,
-    redact_card_numbers,
-    tokenise_card_number,
-)
+from zairyu_sync.pii import mask_name, redact_card_numbers, tokenise_card_numbers
 from zairyu_sync.rules import Rule, RuleCatalog
 from zairyu_sync.sqlfiles import load_sql, split_statements, sql_text
 from zairyu_sync.statuses import ResidenceStatus, StatusMaster
@@ -103,6 +104,27 @@ _SNAPSHOT_DATES = frozenset(
 _SNAPSHOT_BOOLS = frozenset({"employment_insured", "designated_work_permitted"})
 _ISA_DATES = frozenset({"filed_on", "decided_on", "granted_period_expiry"})
 _TRUE_TEXT = frozenset({"true", "t", "1", "yes", "y"})
+#: Every character ``str.strip`` and ``str.split`` treat as whitespace (none is above U+3000).
+PYTHON_WHITESPACE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
+_WHITESPACE_CLASS = "".join(f"\\x{{{ord(char):x}}}" for char in PYTHON_WHITESPACE)
+#: Text ``str.strip`` changes: it starts or ends with whitespace (RE2 syntax).
+_EDGE_WHITESPACE = f"^[{_WHITESPACE_CLASS}]|[{_WHITESPACE_CLASS}]$"
+#: A ``YYYY-MM-DD`` date ``date.fromisoformat`` may accept (year 0001..9999).
+_ISO_DATE = (
+    r"^(\d{3}[1-9]|\d{2}[1-9]\d|\d[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+)
+#: An ISO 8601 timestamp (1700..2199, up to microseconds, optional Z or +HH:MM offset) that
+#: pandas parses to the same instant as ``datetime.fromisoformat``.
+_ISO_TIMESTAMP = (
+    r"^(1[7-9]|2[01])\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d"
+    r":[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
+)
+#: Python types of a text column Arrow may convert as is (``str`` and the missing markers).
+_PLAIN_TEXT_TYPES = frozenset({str, type(None), float, type(pd.NA)})
+#: Rows per CSV chunk written to PostgreSQL's COPY.
+_COPY_BATCH_ROWS = 25_000
+#: Employees converted to snapshot rows at a time (bounds memory; overlaps with the COPY).
+_SNAPSHOT_CHUNK_ROWS = 25_000
 _FALSE_TEXT = frozenset({"false", "f", "0", "no", "n"})
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -244,7 +266,7 @@ def load_run(
     discrepancies: pd.DataFrame,
     quarantine: pd.DataFrame,
     *,
-    employees: pd.DataFrame | None = None,
+    employees: pd.DataFrame | Iterable[pd.DataFrame] | None = None,
     isa_applications: pd.DataFrame | None = None,
     native: bool = True,
 ) -> LoadResult:
@@ -261,8 +283,9 @@ def load_run(
         discrepancies: this run's findings (see :data:`FINDING_COLUMNS`).
         quarantine: this run's quarantined rows (see :data:`QUARANTINE_COLUMNS`).
         employees: the run's valid employees (typed or text, the canonical employee columns);
-            stored tokenised and masked, never with the name, birth date or card number. None
-            leaves the run key's snapshot rows as they are.
+            stored tokenised and masked, never with the name, birth date or card number. An
+            iterable of frames (e.g. one per shard) is staged one frame at a time, so only one
+            is in memory. None leaves the run key's snapshot rows as they are.
         isa_applications: the ISA applications the run saw
             (:data:`~zairyu_sync.canonical.ISA_APPLICATION_COLUMNS`, ``updated_at`` ISO 8601);
             None adds no statuses.
@@ -278,10 +301,11 @@ def load_run(
     """
     findings = _normalise(discrepancies, FINDING_COLUMNS, "discrepancies")
     rejects = _normalise(quarantine, QUARANTINE_COLUMNS, "quarantine")
-    snapshots = None if employees is None else employee_snapshot_frame(employees)
-    statuses = None if isa_applications is None else isa_status_frame(isa_applications)
+    employee_frames = [employees] if isinstance(employees, pd.DataFrame) else employees
+    statuses = None if isa_applications is None else _isa_status_table(isa_applications)
     now = _utcnow()
     params = {"run_key": run.run_key, "as_of": run.as_of, "now": now}
+    snapshot_rows: int | None = None
     try:
         with engine.begin() as conn:
             conn.execute(sql_text("warehouse/load/upsert_run.sql"), _run_row(run, findings))
@@ -289,9 +313,10 @@ def load_run(
             _stage(conn, "discrepancies", findings, native=native)
             _stage(conn, "quarantine", rejects, native=native)
             conn.execute(sql_text("warehouse/load/capture_prior_discrepancies.sql"), params)
-            refreshed = conn.execute(
-                sql_text("warehouse/load/refresh_seen_discrepancies.sql"), params
-            ).rowcount
+            refreshed = sum(
+                conn.execute(sql_text(f"warehouse/load/{name}.sql"), params).rowcount
+                for name in ("refresh_seen_discrepancies", "refresh_seen_discrepancies_in_place")
+            )
             inserted = conn.execute(
                 sql_text("warehouse/load/insert_new_discrepancies.sql"), params
             ).rowcount
@@ -304,10 +329,16 @@ def load_run(
                 os._exit(137)
             conn.execute(sql_text("warehouse/load/delete_run_quarantine.sql"), params)
             conn.execute(sql_text("warehouse/load/insert_run_quarantine.sql"), params)
-            if snapshots is not None:
+            if employee_frames is not None:
                 conn.execute(sql_text("warehouse/load/delete_run_employee_snapshots.sql"), params)
-                _stage(conn, "employee_snapshots", snapshots, native=native)
-                conn.execute(sql_text("warehouse/load/insert_run_employee_snapshots.sql"), params)
+                snapshot_rows = _write_tables(
+                    conn,
+                    "employee_snapshots",
+                    "employee_snapshots_frame",
+                    _snapshot_tables(employee_frames),
+                    native=native,
+                    constants={"run_key": run.run_key, "as_of": run.as_of},
+                )
             if statuses is not None:
                 _stage(conn, "isa_applications", statuses, native=native)
                 conn.execute(sql_text("warehouse/load/insert_isa_application_statuses.sql"), params)
@@ -348,7 +379,7 @@ def load_run(
         result.still_open_count,
         open_critical,
         len(rejects),
-        "no" if snapshots is None else len(snapshots),
+        "no" if snapshot_rows is None else snapshot_rows,
         "no" if statuses is None else len(statuses),
         refreshed,
         inserted,
@@ -373,26 +404,7 @@ def employee_snapshot_frame(employees: pd.DataFrame) -> pd.DataFrame:
     Raises:
         LoadError: a column is missing or a date or boolean does not parse.
     """
-    missing = [column for column in _EMPLOYEE_INPUT_COLUMNS if column not in employees.columns]
-    if missing:
-        raise LoadError(f"employees frame lacks columns: {missing}")
-    data: dict[str, list[Any]] = {}
-    for column in SNAPSHOT_COLUMNS[:16]:
-        values = employees[column].tolist()
-        if column in _SNAPSHOT_DATES:
-            data[column] = [_as_date(value) for value in values]
-        elif column in _SNAPSHOT_BOOLS:
-            data[column] = [_as_bool(value) for value in values]
-        else:
-            data[column] = [_as_text(value) for value in values]
-    cards = [_as_text(value) for value in employees["residence_card_number"].tolist()]
-    data["card_token"] = [tokenise_card_number(card) for card in cards]
-    data["card_masked"] = [mask_card_number(card) or None for card in cards]
-    names = [_as_text(value) for value in employees["full_name"].tolist()]
-    data["name_masked"] = [mask_name(name) or None for name in names]
-    births = [_as_date(value) for value in employees["date_of_birth"].tolist()]
-    data["birth_year"] = [None if born is None else born.year for born in births]
-    return pd.DataFrame(data, columns=list(SNAPSHOT_COLUMNS), dtype=object)
+    return _object_frame(_snapshot_table(employees))
 
 
 def isa_status_frame(isa_applications: pd.DataFrame) -> pd.DataFrame:
@@ -411,27 +423,7 @@ def isa_status_frame(isa_applications: pd.DataFrame) -> pd.DataFrame:
         LoadError: a column is missing, or a row lacks its receipt number, status or
             ``updated_at``, or a date does not parse.
     """
-    missing = [column for column in _ISA_INPUT_COLUMNS if column not in isa_applications.columns]
-    if missing:
-        raise LoadError(f"isa_applications frame lacks columns: {missing}")
-    data: dict[str, list[Any]] = {}
-    for column in ISA_STATUS_COLUMNS[:8]:
-        values = isa_applications[column].tolist()
-        if column == "updated_at":
-            data[column] = [_as_utc_timestamp(value) for value in values]
-        elif column in _ISA_DATES:
-            data[column] = [_as_date(value) for value in values]
-        else:
-            data[column] = [_as_text(value) for value in values]
-    for column in ("receipt_number", "status", "updated_at"):
-        if any(value is None for value in data[column]):
-            raise LoadError(f"an ISA application lacks its {column}")
-    cards = [
-        _as_text(value) for value in isa_applications["applicant_residence_card_number"].tolist()
-    ]
-    data["applicant_card_token"] = [tokenise_card_number(card) for card in cards]
-    data["applicant_card_masked"] = [mask_card_number(card) or None for card in cards]
-    return pd.DataFrame(data, columns=list(ISA_STATUS_COLUMNS), dtype=object)
+    return _object_frame(_isa_status_table(isa_applications))
 
 
 def open_critical_trend(engine: sa.Engine, *, limit: int = 30) -> pd.DataFrame:
@@ -577,21 +569,258 @@ def _applied_versions(engine: sa.Engine) -> set[str]:
 # --- load helpers -----------------------------------------------------------------------------
 
 
-def _normalise(frame: pd.DataFrame, columns: Sequence[str], name: str) -> pd.DataFrame:
-    """A copy with exactly ``columns``: text as ``str``/None, dates as ``date``/None, ints."""
+def _normalise(frame: pd.DataFrame, columns: Sequence[str], name: str) -> pa.Table:
+    """Exactly ``columns``: text as ``str(value)``/null, ``due_date`` a date, ``row_number`` ints.
+
+    Values are the same as ``str(value)`` / :func:`_as_date` / ``int(value)`` of each cell (None
+    for a missing one); columns of the usual dtypes are converted without a loop in Python.
+    """
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise LoadError(f"{name} frame lacks columns: {missing}")
-    data: dict[str, list[Any]] = {}
+    arrays: list[pa.Array] = []
     for column in columns:
-        values = frame[column].tolist()
+        series = frame[column]
         if column == "due_date":
-            data[column] = [_as_date(value) for value in values]
+            arrays.append(_date_values(series))
         elif column == "row_number":
-            data[column] = [None if _is_missing(value) else int(value) for value in values]
+            arrays.append(_int_values(series))
         else:
-            data[column] = [None if _is_missing(value) else str(value) for value in values]
-    return pd.DataFrame(data, columns=list(columns), dtype=object)
+            arrays.append(_str_values(series))
+    return pa.Table.from_arrays(arrays, names=list(columns))
+
+
+def _snapshot_table(employees: pd.DataFrame) -> pa.Table:
+    """:func:`employee_snapshot_frame` as an Arrow table (what the load stages)."""
+    missing = [column for column in _EMPLOYEE_INPUT_COLUMNS if column not in employees.columns]
+    if missing:
+        raise LoadError(f"employees frame lacks columns: {missing}")
+    arrays: list[pa.Array] = []
+    for column in SNAPSHOT_COLUMNS[:16]:
+        series = employees[column]
+        if column in _SNAPSHOT_DATES:
+            arrays.append(_date_values(series))
+        elif column in _SNAPSHOT_BOOLS:
+            arrays.append(_bool_values(series))
+        else:
+            arrays.append(_text_values(series))
+    cards = _text_values(employees["residence_card_number"])
+    arrays.append(_token_values(cards))
+    arrays.append(_masked_cards(cards))
+    arrays.append(_masked_names(_text_values(employees["full_name"])))
+    arrays.append(pc.cast(pc.year(_date_values(employees["date_of_birth"])), pa.int32()))
+    return pa.Table.from_arrays(arrays, names=list(SNAPSHOT_COLUMNS))
+
+
+def _isa_status_table(isa_applications: pd.DataFrame) -> pa.Table:
+    """:func:`isa_status_frame` as an Arrow table (what the load stages)."""
+    missing = [column for column in _ISA_INPUT_COLUMNS if column not in isa_applications.columns]
+    if missing:
+        raise LoadError(f"isa_applications frame lacks columns: {missing}")
+    arrays: list[pa.Array] = []
+    for column in ISA_STATUS_COLUMNS[:8]:
+        series = isa_applications[column]
+        if column == "updated_at":
+            arrays.append(_timestamp_values(series))
+        elif column in _ISA_DATES:
+            arrays.append(_date_values(series))
+        else:
+            arrays.append(_text_values(series))
+    for position, column in enumerate(ISA_STATUS_COLUMNS[:8]):
+        if column in ("receipt_number", "status", "updated_at") and arrays[position].null_count:
+            raise LoadError(f"an ISA application lacks its {column}")
+    cards = _text_values(isa_applications["applicant_residence_card_number"])
+    arrays.append(_token_values(cards))
+    arrays.append(_masked_cards(cards))
+    return pa.Table.from_arrays(arrays, names=list(ISA_STATUS_COLUMNS))
+
+
+def _object_frame(table: pa.Table) -> pd.DataFrame:
+    """The table as an object-dtype frame of Python values (``str``/``date``/``bool``/``int``)."""
+    data = {name: table.column(name).to_pylist() for name in table.column_names}
+    return pd.DataFrame(data, columns=table.column_names, dtype=object)
+
+
+# Column converters. Each returns an Arrow array holding, row for row, exactly what the matching
+# per-value function (_as_text, _as_date, _as_bool, _as_utc_timestamp, str, int) returns; the
+# usual dtypes are converted by Arrow/NumPy, and any value those fast paths cannot vouch for goes
+# through the per-value function itself (so its result, and any LoadError, is the same).
+
+
+def _plain_strings(series: pd.Series) -> pa.Array | None:
+    """The column as an Arrow string array when every value is a ``str`` or missing, else None."""
+    dtype = series.dtype
+    if not isinstance(dtype, pd.StringDtype):
+        if not pd.api.types.is_object_dtype(dtype):
+            return None
+        if not set(map(type, series.tolist())) <= _PLAIN_TEXT_TYPES:
+            return None
+    try:
+        array = pa.array(series, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+        return None
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.string())
+    if pa.types.is_large_string(array.type):
+        return array.cast(pa.string())
+    if not pa.types.is_string(array.type):
+        return None
+    return array
+
+
+def _python_values(values: list[Any], kind: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowException, UnicodeError) as exc:  # e.g. a lone surrogate in a str
+        raise LoadError(f"a value cannot be stored as {kind}: {type(exc).__name__}") from exc
+
+
+def _str_values(series: pd.Series) -> pa.Array:
+    """``None if missing else str(value)`` per value."""
+    array = _plain_strings(series)
+    if array is not None:
+        return array
+    return _python_values(
+        [None if _is_missing(value) else str(value) for value in series.tolist()], pa.string()
+    )
+
+
+def _text_values(series: pd.Series) -> pa.Array:
+    """:func:`_as_text` per value: stripped text, None for missing or blank."""
+    array = _plain_strings(series)
+    if array is None:
+        return _python_values([_as_text(value) for value in series.tolist()], pa.string())
+    # Only text starting or ending with whitespace changes when stripped: strip those in Python.
+    edged = pc.fill_null(pc.match_substring_regex(array, _EDGE_WHITESPACE), False)
+    if pc.any(edged).as_py():
+        stripped = [None if value is None else value.strip() for value in _filtered(array, edged)]
+        array = pc.replace_with_mask(array, edged, pa.array(stripped, type=array.type))
+    blank = pc.equal(pc.utf8_length(array), 0)
+    return pc.if_else(blank, pa.scalar(None, array.type), array)
+
+
+def _date_values(series: pd.Series) -> pa.Array:
+    """:func:`_as_date` per value, as ``date32``."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):  # Timestamp.date() is the local date
+        series = series.dt.tz_localize(None)
+        dtype = series.dtype
+    if pd.api.types.is_datetime64_dtype(dtype):
+        days = series.to_numpy().astype("datetime64[D]")  # floors, as .date() does
+        return pa.array(days, type=pa.date32(), from_pandas=True)
+    array = _plain_strings(series)
+    if array is None:
+        return _python_values([_as_date(value) for value in series.tolist()], pa.date32())
+    iso = pc.fill_null(pc.match_substring_regex(array, _ISO_DATE), False)
+    parsed = None
+    if pc.any(iso).as_py():
+        try:  # NumPy refuses impossible days (2026-02-30) like date.fromisoformat does
+            days = np.array(_filtered(array, iso), dtype="datetime64[D]")
+        except ValueError:
+            parsed = None
+        else:
+            parsed = pa.array(days, type=pa.date32())
+    if parsed is None:
+        return _python_values([_as_date(value) for value in array.to_pylist()], pa.date32())
+    result = pc.replace_with_mask(pa.nulls(len(array), pa.date32()), iso, parsed)
+    rest = pc.and_(pc.invert(iso), pc.is_valid(array))
+    if pc.any(rest).as_py():
+        others = [_as_date(value) for value in _filtered(array, rest)]
+        result = pc.replace_with_mask(result, rest, pa.array(others, type=pa.date32()))
+    return result
+
+
+def _bool_values(series: pd.Series) -> pa.Array:
+    """:func:`_as_bool` per value."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):  # bool and the nullable "boolean"
+        return pa.array(series, type=pa.bool_(), from_pandas=True)
+    return _python_values([_as_bool(value) for value in series.tolist()], pa.bool_())
+
+
+def _int_values(series: pd.Series) -> pa.Array:
+    """``None if missing else int(value)`` per value."""
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return pa.array(series, type=pa.int64(), from_pandas=True)
+    return _python_values(
+        [None if _is_missing(value) else int(value) for value in series.tolist()], pa.int64()
+    )
+
+
+def _timestamp_values(series: pd.Series) -> pa.Array:
+    """:func:`_as_utc_timestamp` per value, as naive UTC ``timestamp[us]``."""
+    array = _plain_strings(series)
+    kind = pa.timestamp("us")
+    if array is None:
+        return _python_values([_as_utc_timestamp(value) for value in series.tolist()], kind)
+    iso = pc.fill_null(pc.match_substring_regex(array, _ISO_TIMESTAMP), False)
+    parsed = None
+    if pc.any(iso).as_py():
+        try:
+            moments = pd.to_datetime(_filtered(array, iso), format="ISO8601", utc=True)
+        except (ValueError, OverflowError):
+            parsed = None
+        else:
+            naive = moments.tz_convert(None).to_numpy().astype("datetime64[us]")
+            parsed = pa.array(naive, type=kind)
+    if parsed is None:
+        return _python_values([_as_utc_timestamp(value) for value in array.to_pylist()], kind)
+    result = pc.replace_with_mask(pa.nulls(len(array), kind), iso, parsed)
+    rest = pc.and_(pc.invert(iso), pc.is_valid(array))
+    if pc.any(rest).as_py():
+        others = [_as_utc_timestamp(value) for value in _filtered(array, rest)]
+        result = pc.replace_with_mask(result, rest, pa.array(others, type=kind))
+    return result
+
+
+def _token_values(cards: pa.Array) -> pa.Array:
+    """:func:`~zairyu_sync.pii.tokenise_card_number` of each (already stripped) card number."""
+    return pa.array(tokenise_card_numbers(cards.to_pylist()), type=pa.string())
+
+
+def _masked_cards(cards: pa.Array) -> pa.Array:
+    """``mask_card_number(card) or None`` of each stripped card number (None or non-blank)."""
+    long_enough = pc.greater_equal(pc.utf8_length(cards), 4)
+    masked = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(cards, 0, 2), pc.utf8_slice_codeunits(cards, -2), "******"
+    )
+    return pc.if_else(long_enough, masked, pa.scalar("********", cards.type))
+
+
+def _masked_names(names: pa.Array) -> pa.Array:
+    """``mask_name(name) or None`` of each stripped name (None or non-blank).
+
+    ASCII names without the separators only Python counts as whitespace (U+001C..U+001F) are split
+    by Arrow; any other name goes through :func:`~zairyu_sync.pii.mask_name` itself.
+    """
+    simple = pc.and_(
+        pc.string_is_ascii(names), pc.invert(pc.match_substring_regex(names, "[\\x1c-\\x1f]"))
+    )
+    simple = pc.fill_null(simple, True)  # a missing name stays None either way
+    parts = pc.ascii_split_whitespace(pc.if_else(simple, names, pa.scalar(None, names.type)))
+    initials = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(pc.list_flatten(parts), 0, 1), ".", ""
+    )
+    offsets = parts.offsets
+    if parts.null_count:
+        offsets = pc.if_else(
+            pa.concat_arrays([pc.is_valid(parts), pa.array([True])]),
+            offsets,
+            pa.scalar(None, offsets.type),
+        )
+    rebuilt = type(parts).from_arrays(offsets, initials)
+    masked = pc.binary_join(rebuilt, " ")
+    other = pc.and_(pc.invert(simple), pc.is_valid(names))
+    if pc.any(other).as_py():
+        names_masked = [mask_name(name) or None for name in _filtered(names, other)]
+        masked = pc.replace_with_mask(masked, other, pa.array(names_masked, type=masked.type))
+    return masked
+
+
+def _filtered(array: pa.Array, mask: pa.Array) -> list[Any]:
+    return list(array.filter(mask).to_pylist())
 
 
 def _is_missing(value: object) -> bool:
@@ -660,7 +889,7 @@ def _as_utc_timestamp(value: object) -> datetime | None:
     raise LoadError(f"not a timestamp: {type(value).__name__}")
 
 
-def _run_row(run: RunRecord, findings: pd.DataFrame) -> dict[str, Any]:
+def _run_row(run: RunRecord, findings: pa.Table) -> dict[str, Any]:
     unknown = sorted(set(run.counts) - set(RUN_COUNT_NAMES))
     if unknown:
         raise LoadError(f"unknown run counts: {unknown}")
@@ -679,38 +908,88 @@ def _run_row(run: RunRecord, findings: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _stage(conn: sa.Connection, name: str, frame: pd.DataFrame, *, native: bool) -> None:
-    if frame.empty:
-        return
+def _stage(conn: sa.Connection, name: str, table: pa.Table, *, native: bool) -> None:
+    """Stage one table's rows into ``staging_<name>``."""
+    _write_tables(conn, f"staging_{name}", f"{name}_frame", [table], native=native)
+
+
+def _snapshot_tables(frames: Iterable[pd.DataFrame]) -> Iterator[pa.Table]:
+    """The snapshot rows of each frame, converted :data:`_SNAPSHOT_CHUNK_ROWS` rows at a time."""
+    for frame in frames:
+        for start in range(0, max(len(frame), 1), _SNAPSHOT_CHUNK_ROWS):
+            yield _snapshot_table(frame.iloc[start : start + _SNAPSHOT_CHUNK_ROWS])
+
+
+def _write_tables(
+    conn: sa.Connection,
+    target: str,
+    view: str,
+    tables: Iterable[pa.Table],
+    *,
+    native: bool,
+    constants: Mapping[str, Any] | None = None,
+) -> int:
+    """Insert the tables' rows into ``target`` with the database's bulk path; returns the rows.
+
+    DuckDB scans each table registered as ``view`` (``scan_<target>.duckdb.sql``); PostgreSQL
+    streams them through one ``COPY`` (``copy_<target>.postgresql.sql``), with ``constants``
+    (e.g. the run key) as leading columns; any other database, or ``native=False``, runs
+    ``insert_<target>.sql`` with ``executemany``. ``constants`` are bound parameters of the
+    DuckDB and ``executemany`` statements.
+    """
     dialect = conn.dialect.name
-    if native and dialect == "duckdb":
-        _stage_duckdb(conn, name, frame)
-    elif native and dialect == "postgresql" and conn.dialect.driver == "psycopg":
-        _stage_postgres_copy(conn, name, frame)
-    else:
-        records = [
-            dict(zip(frame.columns, row, strict=True))
-            for row in frame.itertuples(index=False, name=None)
-        ]
-        conn.execute(sql_text(f"warehouse/load/insert_staging_{name}.sql"), records)
+    fixed = dict(constants or {})
+    if native and dialect == "postgresql" and conn.dialect.driver == "psycopg":
+        return _copy_postgres(conn, target, tables, fixed)
+    rows = 0
+    for table in tables:
+        if table.num_rows == 0:
+            continue
+        rows += table.num_rows
+        if native and dialect == "duckdb":
+            raw: Any = conn.connection.dbapi_connection
+            raw.register(view, table)
+            try:
+                conn.execute(sql_text(f"warehouse/load/scan_{target}.duckdb.sql"), fixed)
+            finally:
+                raw.unregister(view)
+        else:
+            records = [{**fixed, **record} for record in table.to_pylist()]
+            conn.execute(sql_text(f"warehouse/load/insert_{target}.sql"), records)
+    return rows
 
 
-def _stage_duckdb(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+def _copy_postgres(
+    conn: sa.Connection, target: str, tables: Iterable[pa.Table], constants: Mapping[str, Any]
+) -> int:
+    """``COPY ... FROM STDIN (FORMAT csv)`` of CSV text Arrow writes, in one COPY per target.
+
+    Arrow quotes every string and writes a null as an empty unquoted field, which COPY reads back
+    as the string and as NULL; dates are ISO, timestamps ISO with microseconds. A writer thread
+    sends one batch while the next is converted and formatted.
+    """
     raw: Any = conn.connection.dbapi_connection
-    view = f"{name}_frame"
-    raw.register(view, frame)
-    try:
-        conn.exec_driver_sql(load_sql(f"warehouse/load/scan_staging_{name}.duckdb.sql"))
-    finally:
-        raw.unregister(view)
-
-
-def _stage_postgres_copy(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
-    raw: Any = conn.connection.dbapi_connection
-    statement = load_sql(f"warehouse/load/copy_staging_{name}.postgresql.sql")
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in frame.itertuples(index=False, name=None):
-            copy.write_row(row)
+    statement = load_sql(f"warehouse/load/copy_{target}.postgresql.sql")
+    utf8 = codecs.lookup(raw.info.encoding).name == "utf-8"
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+    rows = 0
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy,
+    ):
+        for table in tables:
+            if table.num_rows == 0:
+                continue
+            rows += table.num_rows
+            for position, (name, value) in enumerate(constants.items()):
+                table = table.add_column(position, name, pa.repeat(value, table.num_rows))
+            for batch in table.to_batches(max_chunksize=_COPY_BATCH_ROWS):
+                sink = pa.BufferOutputStream()
+                pa_csv.write_csv(batch, sink, options)
+                data = sink.getvalue()
+                # psycopg encodes str to a client encoding other than UTF-8 itself.
+                copy.write(memoryview(data) if utf8 else data.to_pybytes().decode("utf-8"))
+    return rows
 
 
 def _outcome(conn: sa.Connection, run_key: str) -> tuple[LoadResult, int]:

@@ -9,7 +9,7 @@ calls these from thin tasks; tests and the CLI call them directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +19,12 @@ import sqlalchemy as sa
 from zairyu_sync import __version__
 from zairyu_sync.alert import MailTransport, alert_statuses, send_digests, undelivered_alerts
 from zairyu_sync.alert_plan import kind_counts, plan_alerts
+from zairyu_sync.canonical import APPLICATION_COLUMNS, QUARANTINE_COLUMNS
 from zairyu_sync.config import PolicySettings
 from zairyu_sync.errors import AlertError, ValidationError
 from zairyu_sync.extract import ErpSnapshot, extract_snapshot
-from zairyu_sync.immigration import ImmigrationStatusSource, fetch_isa_applications
+from zairyu_sync.immigration import ImmigrationStatusSource
+from zairyu_sync.immigration.sync import sync_isa_applications
 from zairyu_sync.load import (
     RunRecord,
     apply_migrations,
@@ -30,32 +32,126 @@ from zairyu_sync.load import (
     load_run,
     open_critical_trend,
 )
-from zairyu_sync.reconcile import reconcile
+from zairyu_sync.reconcile import combine_findings, reconcile
 from zairyu_sync.report import weekly_expiries, write_report
 from zairyu_sync.routing import AlertRouting, routing_from_airflow
 from zairyu_sync.rules import load_catalog
-from zairyu_sync.runs import RunContext, read_frame, write_frame, write_json
+from zairyu_sync.runs import RunContext, frame_rows, read_frame, write_frame, write_json
+from zairyu_sync.shards import WHOLE_ROSTER, Shard, plan_shards
 from zairyu_sync.statuses import load_statuses
-from zairyu_sync.validate import validate_snapshot
+from zairyu_sync.validate import SOURCE_TABLES, validate_snapshot
 
 log = logging.getLogger(__name__)
 
 
-def run_extract(ctx: RunContext, erp_engine: sa.Engine, policy: PolicySettings) -> dict[str, Any]:
-    """Extract the canonical tables from the ERP into the run directory."""
+def run_plan_shards(ctx: RunContext, erp_engine: sa.Engine, shards: int) -> list[dict[str, Any]]:
+    """Split the roster into shards (employee-number ranges); JSON-safe, one dict per shard."""
+    planned = [shard.to_dict() for shard in plan_shards(erp_engine, shards)]
+    write_json({"run_key": ctx.run_key, "shards": planned}, ctx.path("shards"))
+    return planned
+
+
+def run_extract(
+    ctx: RunContext,
+    erp_engine: sa.Engine,
+    policy: PolicySettings,
+    shard: Shard | None = None,
+) -> dict[str, Any]:
+    """Extract the canonical tables from the ERP into the run directory.
+
+    Without ``shard`` the whole roster goes into the run directory; with one, only that shard,
+    into the shard's directory (:meth:`RunContext.for_shard`), and :func:`run_index_roster`
+    follows once every shard is extracted.
+    """
+    target = ctx if shard is None else ctx.for_shard(shard.label)
     snapshot = extract_snapshot(
-        erp_engine, as_of=ctx.as_of, timesheet_lookback_days=policy.hours_lookback_days
+        erp_engine,
+        as_of=ctx.as_of,
+        timesheet_lookback_days=policy.hours_lookback_days,
+        shard=shard or WHOLE_ROSTER,
     )
-    write_frame(snapshot.employees, ctx.path("employees_raw"))
-    write_frame(snapshot.applications, ctx.path("applications_raw"))
-    write_frame(snapshot.timesheets, ctx.path("timesheets_raw"))
+    write_frame(snapshot.employees, target.path("employees_raw"))
+    write_frame(snapshot.applications, target.path("applications_raw"))
+    write_frame(snapshot.timesheets, target.path("timesheets_raw"))
+    if shard is None:
+        receipts = _receipt_numbers(snapshot.applications)
+        write_frame(pd.DataFrame({"receipt_number": sorted(receipts)}), ctx.path("erp_receipts"))
     counts = {
         "employees": len(snapshot.employees),
         "applications": len(snapshot.applications),
         "timesheets": len(snapshot.timesheets),
     }
-    log.info("extracted %s for %s", counts, ctx.run_key)
-    return {"run_key": ctx.run_key, "extracted": counts}
+    log.info("extracted %s for %s%s", counts, ctx.run_key, _shard_note(shard))
+    summary: dict[str, Any] = {"run_key": ctx.run_key, "extracted": counts}
+    if shard is not None:
+        summary["shard"] = shard.to_dict()
+    return summary
+
+
+def run_index_roster(
+    ctx: RunContext, extracted: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Join the shards' extracts into what needs the whole roster.
+
+    Writes the ERP's receipt numbers over all shards (for the ISA sync and the roster rules) and
+    those held by more than one shard (quarantined as duplicates by every shard holding them),
+    and gives each shard its row offsets so quarantine row numbers are unique across shards.
+
+    Args:
+        ctx: the run context.
+        extracted: the summaries :func:`run_extract` returned for every shard, in any order.
+
+    Returns:
+        Per shard, in shard order: ``{"shard": ..., "row_offsets": {table: rows before it}}``.
+
+    Raises:
+        ValidationError: the summaries do not cover every shard of one plan exactly once.
+    """
+    shards = sorted((Shard.from_dict(item["shard"]) for item in extracted), key=_shard_index)
+    count = shards[0].count if shards else 0
+    if [shard.index for shard in shards] != list(range(count)) or any(
+        shard.count != count for shard in shards
+    ):
+        raise ValidationError(
+            f"shard extracts do not cover one plan: {[shard.label for shard in shards]}"
+        )
+    by_index = {int(item["shard"]["index"]): item["extracted"] for item in extracted}
+    offsets = dict.fromkeys(("employees", "applications", "timesheets"), 0)
+    plans: list[dict[str, Any]] = []
+    holders: dict[str, int] = {}
+    shared: set[str] = set()
+    for shard in shards:
+        plans.append({"shard": shard.to_dict(), "row_offsets": dict(offsets)})
+        for table in offsets:
+            offsets[table] += int(by_index[shard.index][table])
+        raw = read_frame(ctx.for_shard(shard.label).path("applications_raw"))
+        for receipt in _receipt_numbers(raw):
+            if holders.setdefault(receipt, shard.index) != shard.index:
+                shared.add(receipt)
+    write_frame(pd.DataFrame({"receipt_number": sorted(holders)}), ctx.path("erp_receipts"))
+    write_frame(pd.DataFrame({"receipt_number": sorted(shared)}), ctx.path("shared_receipts"))
+    log.info(
+        "indexed %d shards: %s rows, %d ERP receipt numbers, %d held by more than one shard",
+        len(shards),
+        offsets,
+        len(holders),
+        len(shared),
+    )
+    return plans
+
+
+def _shard_index(shard: Shard) -> int:
+    return shard.index
+
+
+def _shard_note(shard: Shard | None) -> str:
+    return "" if shard is None else f" (shard {shard.label})"
+
+
+def _receipt_numbers(applications: pd.DataFrame) -> set[str]:
+    """The trimmed, non-blank receipt numbers of a raw applications frame."""
+    values = (str(value).strip() for value in applications["receipt_number"].dropna())
+    return {value for value in values if value}
 
 
 def _read_raw(ctx: RunContext) -> ErpSnapshot:
@@ -66,52 +162,157 @@ def _read_raw(ctx: RunContext) -> ErpSnapshot:
     )
 
 
-def run_validate(ctx: RunContext) -> dict[str, Any]:
-    """Validate the raw extract; valid rows and the quarantine go to the run directory."""
-    raw = _read_raw(ctx)
-    outcome = validate_snapshot(raw.employees, raw.applications, raw.timesheets, as_of=ctx.as_of)
-    write_frame(outcome.employees, ctx.path("employees"))
-    write_frame(outcome.applications, ctx.path("applications"))
-    write_frame(outcome.timesheets, ctx.path("timesheets"))
-    write_frame(outcome.quarantine, ctx.path("quarantine"))
+def run_validate(ctx: RunContext, shard_plan: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate the raw extract; valid rows and the quarantine go to the run directory.
+
+    With ``shard_plan`` (one item of :func:`run_index_roster`) only that shard is validated, in
+    its directory, with its row offsets and the receipt numbers other shards also hold.
+    """
+    target, offsets, shared = ctx, None, frozenset[str]()
+    if shard_plan is not None:
+        shard = Shard.from_dict(shard_plan["shard"])
+        target = ctx.for_shard(shard.label)
+        offsets = {table: int(rows) for table, rows in shard_plan["row_offsets"].items()}
+        shared = frozenset(read_frame(ctx.path("shared_receipts"))["receipt_number"])
+    raw = _read_raw(target)
+    outcome = validate_snapshot(
+        raw.employees,
+        raw.applications,
+        raw.timesheets,
+        as_of=ctx.as_of,
+        row_offsets=offsets,
+        receipts_in_other_shards=shared,
+    )
+    write_frame(outcome.employees, target.path("employees"))
+    write_frame(outcome.applications, target.path("applications"))
+    write_frame(outcome.timesheets, target.path("timesheets"))
+    write_frame(outcome.quarantine, target.path("quarantine"))
     summary = outcome.summary()
-    log.info("validated %s", summary.get("counts"))
-    return {"run_key": ctx.run_key, **summary}
+    log.info("validated %s%s", summary.get("counts"), _shard_note(_plan_shard(shard_plan)))
+    result = {"run_key": ctx.run_key, **summary}
+    if shard_plan is not None:
+        result["shard"] = dict(shard_plan["shard"])
+    return result
+
+
+def _plan_shard(shard_plan: Mapping[str, Any] | None) -> Shard | None:
+    return None if shard_plan is None else Shard.from_dict(shard_plan["shard"])
 
 
 def _erp_receipt_numbers(ctx: RunContext) -> list[str]:
     """Every receipt number of the raw ERP extract, trimmed, including rows validation set aside."""
-    applications = read_frame(ctx.path("applications_raw"))
-    values = (str(value).strip() for value in applications["receipt_number"].dropna())
-    return sorted({value for value in values if value})
+    return [str(value) for value in read_frame(ctx.path("erp_receipts"))["receipt_number"]]
 
 
-def run_isa_sync(ctx: RunContext, source: ImmigrationStatusSource) -> dict[str, Any]:
-    """Fetch the ISA statuses of the organization and of every ERP receipt number."""
-    isa = fetch_isa_applications(source, _erp_receipt_numbers(ctx))
-    api_calls = int(isa.attrs.get("api_calls", 0))
-    isa.attrs = {}
+def run_isa_sync(
+    ctx: RunContext,
+    source: ImmigrationStatusSource,
+    shards: Sequence[Shard] | None = None,
+) -> dict[str, Any]:
+    """Fetch the ISA statuses of the organization and of every ERP receipt number.
+
+    The organization's listing is read incrementally (``updated_since``) against the ISA
+    mirror in the pipeline's state directory (:meth:`RunContext.state_dir`), in full when the
+    mirror is missing, unusable or due for its periodic full re-listing. With ``shards``, each
+    shard also gets the ISA applications of its own receipt numbers
+    (:func:`partition_isa_applications`).
+    """
+    isa, stats = sync_isa_applications(
+        source,
+        _erp_receipt_numbers(ctx),
+        mirror_dir=ctx.state_dir("isa_mirror"),
+        now=datetime.now(UTC),
+    )
     write_frame(isa, ctx.path("isa_applications"))
-    log.info("fetched %d ISA applications with %d API calls", len(isa), api_calls)
-    return {"run_key": ctx.run_key, "isa_applications": len(isa), "api_calls": api_calls}
+    if shards is not None:
+        partition_isa_applications(ctx, shards, isa)
+    summary = stats.as_dict()
+    log.info("ISA sync %s", summary)
+    return {
+        "run_key": ctx.run_key,
+        "isa_applications": len(isa),
+        "api_calls": int(summary["api_calls"]),
+        "sync": summary,
+    }
 
 
-def run_reconcile(ctx: RunContext, policy: PolicySettings) -> dict[str, Any]:
-    """Evaluate the rule catalog as of the run's date."""
+def partition_isa_applications(
+    ctx: RunContext, shards: Sequence[Shard], isa: pd.DataFrame | None = None
+) -> None:
+    """Write each shard the ISA applications whose receipt number its ERP extract holds.
+
+    The shard rules only join ISA applications on the shard's receipt numbers (the roster rules
+    read the whole frame), so a shard need not read and prepare the whole listing.
+    """
+    isa = read_frame(ctx.path("isa_applications")) if isa is None else isa
+    receipts = isa["receipt_number"].astype("string").str.strip()
+    for shard in shards:
+        part = ctx.for_shard(shard.label)
+        wanted = _receipt_numbers(read_frame(part.path("applications_raw"), ["receipt_number"]))
+        write_frame(
+            isa[receipts.isin(wanted).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True),
+            part.path("isa_applications"),
+        )
+
+
+def run_reconcile(
+    ctx: RunContext, policy: PolicySettings, shard: Shard | None = None
+) -> dict[str, Any]:
+    """Evaluate the rule catalog as of the run's date.
+
+    Without ``shard`` every rule runs over the whole roster; with one, the employee rules run
+    over that shard (the roster rules follow in :func:`run_reconcile_roster`).
+    """
+    source = ctx if shard is None else ctx.for_shard(shard.label)
     result = reconcile(
-        read_frame(ctx.path("employees")),
-        read_frame(ctx.path("applications")),
-        read_frame(ctx.path("isa_applications")),
-        read_frame(ctx.path("quarantine")),
+        read_frame(source.path("employees")),
+        read_frame(source.path("applications")),
+        read_frame(source.path("isa_applications")),
+        read_frame(source.path("quarantine")),
         as_of=ctx.as_of,
         policy=policy,
-        timesheets=read_frame(ctx.path("timesheets")),
+        timesheets=read_frame(source.path("timesheets")),
         erp_receipt_numbers=_erp_receipt_numbers(ctx),
+        scope="all" if shard is None else "shard",
     )
-    write_frame(result.discrepancies, ctx.path("discrepancies"))
+    write_frame(result.discrepancies, source.path("discrepancies"))
     by_rule = result.counts_by_rule_and_severity()
-    log.info("reconciled: %d findings", len(result.discrepancies))
-    return {"run_key": ctx.run_key, "findings": len(result.discrepancies), "by_rule": by_rule}
+    log.info("reconciled: %d findings%s", len(result.discrepancies), _shard_note(shard))
+    summary: dict[str, Any] = {
+        "run_key": ctx.run_key,
+        "findings": len(result.discrepancies),
+        "by_rule": by_rule,
+    }
+    if shard is not None:
+        summary["shard"] = shard.to_dict()
+    return summary
+
+
+def run_reconcile_roster(
+    ctx: RunContext, policy: PolicySettings, shards: Sequence[Shard]
+) -> dict[str, Any]:
+    """Evaluate the roster rules (:data:`~zairyu_sync.reconcile.ROSTER_RULES`) over all shards."""
+    employees = pd.concat(
+        [read_frame(ctx.for_shard(shard.label).path("employees")) for shard in shards],
+        ignore_index=True,
+    )
+    result = reconcile(
+        employees,
+        pd.DataFrame({column: pd.Series(dtype=object) for column in APPLICATION_COLUMNS}),
+        read_frame(ctx.path("isa_applications")),
+        pd.DataFrame({column: pd.Series(dtype=object) for column in QUARANTINE_COLUMNS}),
+        as_of=ctx.as_of,
+        policy=policy,
+        erp_receipt_numbers=_erp_receipt_numbers(ctx),
+        scope="roster",
+    )
+    write_frame(result.discrepancies, ctx.path("roster_discrepancies"))
+    log.info("roster rules over %d shards: %d findings", len(shards), len(result.discrepancies))
+    return {
+        "run_key": ctx.run_key,
+        "findings": len(result.discrepancies),
+        "by_rule": result.counts_by_rule_and_severity(),
+    }
 
 
 def run_load(
@@ -119,22 +320,47 @@ def run_load(
     warehouse: sa.Engine,
     *,
     started_at: datetime,
-    validated: Mapping[str, Any],
+    validated: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     isa: Mapping[str, Any],
+    shards: Sequence[Shard] | None = None,
 ) -> dict[str, Any]:
     """Load the run into the warehouse in one transaction.
 
     The run row, discrepancies (with their lifecycle events) and quarantine, the snapshot of the
-    run's valid employees and the ISA application statuses it saw.
+    run's valid employees and the ISA application statuses it saw. With ``shards`` the shards'
+    findings, the roster findings and the shards' quarantines are merged (and written to the run
+    directory for the report), and the employees are staged one shard at a time.
+
+    Args:
+        ctx: the run context.
+        warehouse: the warehouse engine.
+        started_at: when the run started.
+        validated: :func:`run_validate`'s summary, or one per shard.
+        isa: :func:`run_isa_sync`'s summary.
+        shards: the run's shards; None for a run over the whole roster.
     """
     apply_migrations(warehouse)
     catalog = load_catalog()
     load_reference_data(warehouse, catalog, load_statuses())
-    discrepancies = read_frame(ctx.path("discrepancies"))
-    quarantine = read_frame(ctx.path("quarantine"))
-    employees = read_frame(ctx.path("employees"))
+    employees: pd.DataFrame | Iterator[pd.DataFrame]
+    if shards is None:
+        discrepancies = read_frame(ctx.path("discrepancies"))
+        quarantine = read_frame(ctx.path("quarantine"))
+        employees = read_frame(ctx.path("employees"))
+        reconciled = len(employees)
+    else:
+        parts = [ctx.for_shard(shard.label) for shard in shards]
+        discrepancies = combine_findings(
+            [read_frame(part.path("discrepancies")) for part in parts]
+            + [read_frame(ctx.path("roster_discrepancies"))]
+        )
+        quarantine = _combine_quarantine([read_frame(part.path("quarantine")) for part in parts])
+        write_frame(discrepancies, ctx.path("discrepancies"))
+        write_frame(quarantine, ctx.path("quarantine"))
+        reconciled = sum(frame_rows(part.path("employees")) for part in parts)
+        employees = (read_frame(part.path("employees")) for part in parts)
     isa_applications = read_frame(ctx.path("isa_applications"))
-    counts = _run_counts(validated, isa, reconciled=len(employees))
+    counts = _run_counts(merge_validation_summaries(validated), isa, reconciled=reconciled)
     record = RunRecord(
         run_key=ctx.run_key,
         dag_run_id=ctx.dag_run_id,
@@ -165,6 +391,8 @@ def run_load(
         "findings_reopened": len(result.reopened_ids),
         "findings_escalated": len(result.escalated_ids),
     }
+    if shards is not None:
+        summary["shards"] = [shard.label for shard in shards]
     log.info("loaded %s", summary)
     return summary
 
@@ -188,6 +416,47 @@ def _run_counts(
     return counts
 
 
+def merge_validation_summaries(
+    summaries: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """One validation summary from the shards' summaries (counts and reason tallies added up)."""
+    if isinstance(summaries, Mapping):
+        return dict(summaries)
+    counts: dict[str, dict[str, int]] = {}
+    reasons: dict[str, dict[str, int]] = {}
+    quarantined = 0
+    for summary in summaries:
+        for table, numbers in summary["counts"].items():
+            into = counts.setdefault(table, {})
+            for key, value in numbers.items():
+                into[key] = into.get(key, 0) + int(value)
+        for table, codes in summary.get("quarantine_reasons", {}).items():
+            into = reasons.setdefault(table, {})
+            for code, value in codes.items():
+                into[code] = into.get(code, 0) + int(value)
+        quarantined += int(summary.get("quarantined_rows", 0))
+    return {
+        "counts": counts,
+        "quarantine_reasons": {
+            table: dict(sorted(codes.items())) for table, codes in reasons.items()
+        },
+        "quarantined_rows": quarantined,
+    }
+
+
+def _combine_quarantine(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The shards' quarantines as one, ordered by source table then row number."""
+    combined = pd.concat(frames, ignore_index=True)
+    order = {table: rank for rank, table in enumerate(SOURCE_TABLES)}
+    rank = combined["source_table"].map(order)
+    return (
+        combined.assign(_rank=rank)
+        .sort_values(["_rank", "row_number"], kind="stable")
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
+
+
 def run_report(ctx: RunContext, warehouse: sa.Engine, loaded: Mapping[str, Any]) -> dict[str, Any]:
     """Write the run's summary JSON and HTML report (masked PII only)."""
     discrepancies = read_frame(ctx.path("discrepancies"))
@@ -196,12 +465,12 @@ def run_report(ctx: RunContext, warehouse: sa.Engine, loaded: Mapping[str, Any])
     summary = {
         "run_key": ctx.run_key,
         "as_of": ctx.as_of.isoformat(),
-        **{key: value for key, value in loaded.items() if key != "run_key"},
+        **{key: value for key, value in loaded.items() if key not in ("run_key", "shards")},
         "by_rule": _by_rule(discrepancies),
         "quarantine_reasons": _quarantine_reasons(quarantine),
     }
     write_json(summary, ctx.path("summary"))
-    expiries = weekly_expiries(read_frame(ctx.path("employees")), as_of=ctx.as_of)
+    expiries = weekly_expiries(_report_employees(ctx, loaded.get("shards")), as_of=ctx.as_of)
     trend = open_critical_trend(warehouse)
     write_report(
         ctx.path("report"),
@@ -217,6 +486,27 @@ def run_report(ctx: RunContext, warehouse: sa.Engine, loaded: Mapping[str, Any])
         "summary": str(ctx.path("summary")),
         "report": str(ctx.path("report")),
     }
+
+
+def _report_employees(ctx: RunContext, shard_labels: Sequence[str] | None) -> pd.DataFrame:
+    """The run's valid employees, from the run directory or (a sharded run) its shards."""
+    if not shard_labels:
+        return read_frame(ctx.path("employees"))
+    return pd.concat(
+        [
+            read_frame(ctx.for_shard(label).path("employees"), columns=REPORT_EMPLOYEE_COLUMNS)
+            for label in shard_labels
+        ],
+        ignore_index=True,
+    )
+
+
+REPORT_EMPLOYEE_COLUMNS = (
+    "employment_status",
+    "hire_date",
+    "termination_date",
+    "period_of_stay_expiry",
+)
 
 
 def _by_rule(discrepancies: pd.DataFrame) -> dict[str, dict[str, int]]:

@@ -17,18 +17,30 @@ An evaluator returns its findings as a frame (``employee_id``, ``receipt_number`
   table is part of the key, because one employee can have a finding per source table.
 
 Details are English, and carry no names or birth dates; card numbers are masked.
+
+Speed: text stays pyarrow-backed (``str`` dtype) instead of Python objects; joins and membership
+tests are pyarrow hash look-ups; columns no rule reads (names, birth dates) are never touched;
+details, ids and owners are built for the rows that hit only. Where input allows a shortcut
+(plain ``YYYY-MM-DD`` text, ASCII card numbers, hours whose sums are exact in float64, receipt
+numbers without surrounding whitespace) it is taken, otherwise the plain pandas/Python code
+runs, so results are the same either way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, Final, Literal
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from zairyu_sync.canonical import (
     APPLICATION_COLUMNS,
@@ -45,11 +57,12 @@ from zairyu_sync.canonical import (
     NO_RESIDENCE_CARD,
     QUARANTINE_COLUMNS,
     TIED_TO_DESIGNATED_ORGANIZATION,
+    TIMESHEET_COLUMNS,
     WORK_NOT_PERMITTED_WITHOUT_PERMISSION,
 )
 from zairyu_sync.config import PolicySettings
 from zairyu_sync.errors import InputError, ReconcileError
-from zairyu_sync.pii import mask_card_number, redact_card_numbers
+from zairyu_sync.pii import mask_card_number
 from zairyu_sync.rules import Rule, RuleCatalog, load_catalog
 
 log = logging.getLogger(__name__)
@@ -59,6 +72,32 @@ _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 _EXTENSION_TYPES = ("extension", "change")
 _CARD_RENEWAL_STATUSES = ("permanent_resident", "highly_skilled_professional_ii")
 _HELLOWORK_EXEMPT = NO_RESIDENCE_CARD  # special permanent residents, diplomats, officials
+_DAY_NS = 86_400_000_000_000
+#: Rolling windows up to this many days are summed day by day rather than from running totals.
+_SHORT_WINDOW = 8
+_OWNER_COLUMNS = ("organization_id", "compliance_owner")
+#: pii.CARD_NUMBER_PATTERN with the kept letters as groups (masking keeps 2 + 2 letters).
+_CARD_TOKEN = r"([A-Z]{2})[0-9]{8}([A-Z]{2})"
+#: Text that Python's str.strip() would change (its whitespace at either end).
+_EDGE_SPACE = (
+    r"^[\s\x0b\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+    r"|[\s\x0b\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]$"
+)
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_MIN_DAY = np.datetime64("1678-01-01", "D")  # datetime64[ns] covers 1677-09-21 .. 2262-04-11
+_MAX_DAY = np.datetime64("2262-04-10", "D")
+_LAST_SHIFTABLE_DAY = np.datetime64("2261-12-31", "D")  # + 3 months stays before _MAX_DAY
+#: Personal columns no rule reads: left out of the prepared frames.
+_UNUSED_EMPLOYEE_COLUMNS = frozenset({"full_name", "nationality", "date_of_birth", "job_category"})
+_UNUSED_ISA_COLUMNS = frozenset(
+    {
+        "applicant_full_name",
+        "applicant_date_of_birth",
+        "applicant_nationality",
+        "requested_status",
+        "new_card_valid_until",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -113,13 +152,29 @@ class _Inputs:
     applications: pd.DataFrame  # ERP applications joined to ISA and to their employee
     isa: pd.DataFrame  # normalised ISA applications, one per receipt number
     quarantine: pd.DataFrame
-    timesheets: pd.DataFrame
-    erp_receipts: frozenset[str]
+    timesheets: pd.DataFrame  # as given (see _holder_timesheets)
+    owners: pd.DataFrame  # organization_id, compliance_owner by employee_id
+    erp_receipts: pa.ChunkedArray  # every receipt number the ERP holds (repeats allowed)
+
+    @functools.cached_property
+    def latest_permitted(self) -> pd.DataFrame:
+        """Each employee's latest Permitted application."""
+        return _latest(self.applications[self.applications["permitted"]])
+
+    @functools.cached_property
+    def latest_completed(self) -> pd.DataFrame:
+        """Each employee's latest COMPLETED application."""
+        return _latest(self.applications[self.applications["status"] == "COMPLETED"])
 
 
 Evaluator = Callable[[_Inputs], pd.DataFrame]
 #: Rule code -> evaluator; populated by :func:`_rule`.
 EVALUATORS: dict[str, Evaluator] = {}
+
+RuleScope = Literal["all", "shard", "roster"]
+#: Rules that compare the ISA listing with the whole ERP roster, so a sharded run evaluates them
+#: once over all shards rather than per shard.
+ROSTER_RULES: Final = frozenset({"APPLICATION_UNTRACKED"})
 
 
 def _rule(code: str) -> Callable[[Evaluator], Evaluator]:
@@ -143,8 +198,13 @@ def reconcile(
     timesheets: pd.DataFrame | None = None,
     catalog: RuleCatalog | None = None,
     erp_receipt_numbers: Iterable[str] = (),
+    scope: RuleScope = "all",
 ) -> ReconciliationResult:
     """Evaluate every catalog rule in force on ``as_of``.
+
+    A sharded run evaluates the employee rules per shard (``scope="shard"``) and the roster
+    rules (:data:`ROSTER_RULES`: they look at the ISA listing against the whole ERP) once over
+    all shards (``scope="roster"``); the union equals ``scope="all"`` on the whole roster.
 
     Args:
         employees: valid employees from :func:`zairyu_sync.validate.validate_snapshot`.
@@ -160,6 +220,7 @@ def reconcile(
         erp_receipt_numbers: every receipt number the ERP holds, including those of rows
             validation set aside (applications of quarantined or ignored employees), so that
             APPLICATION_UNTRACKED fires only for applications the ERP really lacks.
+        scope: ``all`` rules, the employee rules of one ``shard``, or only the ``roster`` rules.
 
     Returns:
         The findings.
@@ -179,12 +240,15 @@ def reconcile(
     inputs = _prepare(
         employees, applications, isa_applications, quarantine, timesheets, as_of, policy
     )
-    known = frozenset(str(number).strip() for number in erp_receipt_numbers if number)
-    if known:
-        inputs = dataclasses.replace(inputs, erp_receipts=inputs.erp_receipts | known)
+    known = _receipt_numbers(erp_receipt_numbers)
+    if len(known):
+        receipts = pa.chunked_array([*inputs.erp_receipts.chunks, *known.chunks])
+        inputs = dataclasses.replace(inputs, erp_receipts=receipts)
     frames = []
     for rule in catalog.rules:
         if rule.code not in EVALUATORS or not rule.applies_on(as_of):
+            continue
+        if scope != "all" and (rule.code in ROSTER_RULES) != (scope == "roster"):
             continue
         findings = EVALUATORS[rule.code](inputs)
         if not findings.empty:
@@ -199,6 +263,19 @@ def reconcile(
 # --- preparation ------------------------------------------------------------------------------
 
 
+def _receipt_numbers(numbers: Iterable[object]) -> pa.ChunkedArray:
+    """``{str(n).strip() for n in numbers if n}`` as a pyarrow array (repeats allowed)."""
+    values = list(numbers)
+    try:
+        text = pa.chunked_array([pa.array(values, type=pa.large_string())])
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        text = None
+    if text is None or pc.any(pc.match_substring_regex(text, _EDGE_SPACE)).as_py():
+        kept = sorted({str(number).strip() for number in values if number})
+        return pa.chunked_array([pa.array(kept, type=pa.large_string())])
+    return text.filter(pc.and_(text.is_valid(), pc.not_equal(text, "")))
+
+
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
     for column in columns:
         if column not in frame.columns:
@@ -209,18 +286,51 @@ def _dates(series: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         if getattr(series.dt, "tz", None) is not None:
             series = series.dt.tz_localize(None)
-        return series.astype("datetime64[ns]").dt.normalize()
+        series = series.astype("datetime64[ns]")
+        values = series.to_numpy()
+        if (values.view("int64") % _DAY_NS == 0).all():  # already at day precision (NaT too)
+            return series
+        return series.dt.normalize()
+    iso = _iso_dates(series)
+    if iso is not None:
+        return pd.Series(iso, index=series.index, name=series.name)
     parsed = pd.to_datetime(series.astype(object), format="%Y-%m-%d", errors="coerce")
     return parsed.astype("datetime64[ns]")
 
 
+def _iso_dates(series: pd.Series) -> np.ndarray | None:
+    """Text of plain ``YYYY-MM-DD`` dates (or missing) parsed by pyarrow; None when any is not."""
+    values = series.to_numpy(dtype=object, copy=True)
+    values[series.isna().to_numpy()] = None
+    text = pa.array(values, type=pa.large_string(), from_pandas=True)
+    shaped = pc.match_substring_regex(text, _ISO_DATE)
+    if pc.any(pc.invert(shaped)).as_py():  # null entries stay null and do not count
+        return None
+    try:
+        parsed_days = pc.cast(text, pa.date32())
+    except pa.ArrowInvalid:  # an impossible calendar date: the slow path makes it NaT
+        return None
+    since_epoch = pc.cast(parsed_days, pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
+    days = since_epoch.astype(np.int64).astype("datetime64[D]")
+    missing = np.asarray(parsed_days.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    days[missing] = np.datetime64("NaT")
+    present = days[~np.isnat(days)]
+    if present.size and (present.min() < _MIN_DAY or present.max() > _MAX_DAY):
+        return None
+    parsed: np.ndarray = days.astype("datetime64[ns]")
+    return parsed
+
+
 def _text(series: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.Series:
+    """Stripped text (``str`` dtype, pyarrow-backed); empty becomes missing (NaN)."""
     text = series.astype("string").str.strip()
     if upper:
-        text = text.str.normalize("NFKC").str.upper()
+        if not pc.all(pc.string_is_ascii(_arrow_text(text))).as_py():
+            text = text.str.normalize("NFKC")  # NFKC leaves ASCII text as it is
+        text = text.str.upper()
     if lower:
         text = text.str.lower()
-    return text.mask(text == "").astype(object).where(lambda s: s.notna(), None)
+    return text.mask(text == "").astype("str")
 
 
 def _flags(series: pd.Series) -> pd.Series:
@@ -245,19 +355,27 @@ def _prepare(
     _require(quarantine, QUARANTINE_COLUMNS, "quarantine")
     day = pd.Timestamp(as_of)
 
-    emp = employees.loc[:, list(EMPLOYEE_COLUMNS)].reset_index(drop=True).copy()
-    for column in EMPLOYEE_COLUMNS:
+    used = [column for column in EMPLOYEE_COLUMNS if column not in _UNUSED_EMPLOYEE_COLUMNS]
+    emp = employees.loc[:, used].reset_index(drop=True)
+    for column in used:
         if column in EMPLOYEE_DATE_COLUMNS:
             emp[column] = _dates(emp[column])
         elif column in EMPLOYEE_BOOL_COLUMNS:
             emp[column] = _flags(emp[column])
         else:
             emp[column] = _text(emp[column], upper=column == "residence_card_number")
-    quarantined_ids = set(
-        quarantine.loc[quarantine["source_table"] == "employees", "employee_id"].dropna()
-    )
-    emp = emp[emp["employee_id"].notna() & ~emp["employee_id"].isin(quarantined_ids)]
-    emp = emp.drop_duplicates("employee_id", keep=False).reset_index(drop=True)
+    quarantined_ids = quarantine.loc[
+        quarantine["source_table"] == "employees", "employee_id"
+    ].dropna()
+    kept = emp["employee_id"].notna()
+    if all(isinstance(value, str) for value in quarantined_ids):
+        kept &= ~_among(emp["employee_id"], quarantined_ids)
+    else:
+        kept &= ~emp["employee_id"].isin(set(quarantined_ids))
+    emp = emp[kept]
+    if len(pc.unique(_arrow_text(emp["employee_id"]))) != len(emp):  # no missing ids here
+        emp = emp.drop_duplicates("employee_id", keep=False)
+    emp = emp.reset_index(drop=True)
     emp["active"] = (
         emp["employment_status"].isin(["active", "on_leave"])
         & (emp["hire_date"] <= day)
@@ -265,70 +383,76 @@ def _prepare(
     )
     emp["special_period_end"] = special_period_end(emp["period_of_stay_expiry"])
 
-    isa = isa_applications.loc[:, list(ISA_APPLICATION_COLUMNS)].copy()
-    for column in ISA_APPLICATION_COLUMNS:
+    isa_used = [c for c in ISA_APPLICATION_COLUMNS if c not in _UNUSED_ISA_COLUMNS]
+    isa = isa_applications.loc[:, isa_used].reset_index(drop=True)
+    for column in isa_used:
         if column in ISA_APPLICATION_DATE_COLUMNS:
             isa[column] = _dates(isa[column])
-        elif column == "updated_at":
-            isa[column] = pd.to_datetime(
-                isa[column].astype(object), utc=True, errors="coerce", format="ISO8601"
-            )
-        else:
+        elif column != "updated_at":
             isa[column] = _text(
                 isa[column],
                 upper=column
                 in ("status", "applicant_residence_card_number", "new_residence_card_number"),
                 lower=column in ("application_type", "requested_status", "granted_status"),
             )
-    isa = (
-        isa[isa["receipt_number"].notna()]
-        .sort_values(["receipt_number", "updated_at"], na_position="first", kind="stable")
-        .drop_duplicates("receipt_number", keep="last")
-        .reset_index(drop=True)
-    )
+    isa = isa[isa["receipt_number"].notna()]
+    if isa["receipt_number"].duplicated().any():  # the most recently updated version wins
+        isa = (
+            isa.assign(
+                updated_at=pd.to_datetime(
+                    isa["updated_at"].astype(object), utc=True, errors="coerce", format="ISO8601"
+                )
+            )
+            .sort_values(["receipt_number", "updated_at"], na_position="first", kind="stable")
+            .drop_duplicates("receipt_number", keep="last")
+        )
+    isa = isa.drop(columns="updated_at").reset_index(drop=True)
 
     erp = applications.loc[:, list(APPLICATION_COLUMNS)].copy()
     erp["receipt_number"] = _text(erp["receipt_number"])
     erp["employee_id"] = _text(erp["employee_id"])
     erp["application_type"] = _text(erp["application_type"], lower=True)
     erp["filed_on"] = _dates(erp["filed_on"])
-    erp_receipts = frozenset(erp["receipt_number"].dropna()) | frozenset(
-        quarantine["receipt_number"].dropna().astype(str)
+    erp_receipts = pa.chunked_array(
+        [
+            *_arrow_text(erp["receipt_number"].dropna()).chunks,
+            *_arrow_text(quarantine["receipt_number"].dropna().astype(str)).chunks,
+        ],
+        type=pa.large_string(),
     )
-    joined = erp.merge(
-        isa.drop(columns=[c for c in isa.columns if c.startswith("applicant_")]),
-        on="receipt_number",
-        how="left",
-        suffixes=("_erp", ""),
-        indicator="_isa_match",
-    )
-    joined["at_isa"] = joined["_isa_match"] == "both"
+    status = isa.drop(columns=[c for c in isa.columns if c.startswith("applicant_")])
+    at_isa, from_isa, _ = _match(erp["receipt_number"], status, "receipt_number")
+    joined = pd.concat([erp.add_suffix("_erp"), from_isa], axis=1)
+    joined["employee_id"] = erp["employee_id"]
+    joined["receipt_number"] = erp["receipt_number"]
+    joined["at_isa"] = at_isa
     joined["application_type"] = joined["application_type"].fillna(joined["application_type_erp"])
     joined["filed_on"] = joined["filed_on"].fillna(joined["filed_on_erp"])
-    joined = joined.drop(columns=["_isa_match", "application_type_erp", "filed_on_erp"])
-    apps = joined.merge(
-        emp[
-            [
-                "employee_id",
-                "active",
-                "residence_status",
-                "period_of_stay_expiry",
-                "special_period_end",
-                "residence_card_number",
-            ]
-        ],
-        on="employee_id",
-        how="inner",
-    )
+    joined = joined.drop(columns=[f"{column}_erp" for column in erp.columns])
+    person = emp[
+        [
+            "employee_id",
+            "active",
+            "residence_status",
+            "period_of_stay_expiry",
+            "special_period_end",
+            "residence_card_number",
+            *_OWNER_COLUMNS,
+        ]
+    ]
+    employed, of_employee, person_row = _match(joined["employee_id"], person, "employee_id")
+    apps = pd.concat([joined, of_employee], axis=1)[employed].reset_index(drop=True)
+    app_person = person_row[employed]  # each application's row in emp
     apps["pending"] = apps["status"].isin(ISA_PENDING)
     apps["permitted"] = apps["status"].isin(ISA_PERMITTED)
     apps["extension_or_change"] = apps["application_type"].isin(_EXTENSION_TYPES)
 
-    ts = _prepare_timesheets(timesheets)
+    ts = _timesheets(timesheets)
     return _Inputs(
         as_of=day,
         policy=policy,
-        employees=_with_coverage(emp, apps, day),
+        employees=_with_coverage(emp, apps, day, app_person),
+        owners=emp.set_index("employee_id")[["organization_id", "compliance_owner"]],
         applications=apps,
         isa=isa,
         quarantine=quarantine.reset_index(drop=True),
@@ -337,8 +461,9 @@ def _prepare(
     )
 
 
-def _prepare_timesheets(timesheets: pd.DataFrame | None) -> pd.DataFrame:
-    columns = ["employee_id", "work_date", "hours", "is_long_vacation"]
+def _timesheets(timesheets: pd.DataFrame | None) -> pd.DataFrame:
+    """The timesheet columns as given; rows are prepared by :func:`_holder_timesheets`."""
+    columns = list(TIMESHEET_COLUMNS)
     if timesheets is None or timesheets.empty:
         return pd.DataFrame(
             {
@@ -349,16 +474,42 @@ def _prepare_timesheets(timesheets: pd.DataFrame | None) -> pd.DataFrame:
             }
         )
     _require(timesheets, tuple(columns), "timesheets")
-    ts = timesheets.loc[:, columns].copy()
-    ts["employee_id"] = _text(ts["employee_id"])
-    ts["work_date"] = _dates(ts["work_date"])
-    ts["hours"] = pd.to_numeric(ts["hours"], errors="coerce").astype("float64").fillna(0.0)
-    ts["is_long_vacation"] = _flags(ts["is_long_vacation"]).fillna(False)
-    return ts
+    return timesheets.loc[:, columns]
 
 
-def _with_coverage(emp: pd.DataFrame, apps: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
-    """Per employee: covered by a Pending application / by a Permitted grant; has a renewal."""
+def _holder_timesheets(timesheets: pd.DataFrame, holder_ids: pd.Series) -> dict[str, np.ndarray]:
+    """Prepared timesheet rows of the given employees, ``holder`` = position in ``holder_ids``.
+
+    Only these rows are normalised (ids stripped, dates parsed, hours numeric, missing
+    long-vacation flags false): the hours rule reads no others.
+    """
+    ids = timesheets["employee_id"].astype("string").str.strip()
+    wanted = pa.array(holder_ids.to_numpy(dtype=object), type=pa.large_string())
+    position = pc.index_in(_arrow_text(ids), value_set=wanted)
+    found = position.is_valid().to_numpy(zero_copy_only=False)
+    rows = timesheets if found.all() else timesheets[found]
+    given = rows["hours"]
+    if given.dtype == np.float64:  # to_numeric would change nothing
+        hours = given.to_numpy(dtype=np.float64)
+        hours = np.where(np.isnan(hours), 0.0, hours)
+    else:
+        numeric = pd.to_numeric(given, errors="coerce").astype("float64").fillna(0.0)
+        hours = numeric.to_numpy()
+    return {
+        "holder": position.drop_null().to_numpy().astype(np.int64),
+        "work_date": _dates(rows["work_date"]).to_numpy(),
+        "hours": hours,
+        "is_long_vacation": _flags(rows["is_long_vacation"]).fillna(False).to_numpy(dtype=bool),
+    }
+
+
+def _with_coverage(
+    emp: pd.DataFrame, apps: pd.DataFrame, day: pd.Timestamp, app_person: np.ndarray
+) -> pd.DataFrame:
+    """Per employee: covered by a Pending application / by a Permitted grant; has a renewal.
+
+    ``app_person`` is each application's row position in ``emp`` (whose ids are unique).
+    """
     pending_cover = (
         apps["extension_or_change"]
         & apps["pending"]
@@ -376,13 +527,57 @@ def _with_coverage(emp: pd.DataFrame, apps: pd.DataFrame, day: pd.Timestamp) -> 
         .drop_duplicates("employee_id")
         .set_index("employee_id")["receipt_number"]
     )
-    out = emp.copy()
+    out = emp
     ids = out["employee_id"]
-    out["pending_cover"] = ids.isin(apps.loc[pending_cover, "employee_id"])
-    out["permitted_cover"] = ids.isin(apps.loc[permitted_cover, "employee_id"])
-    out["has_renewal"] = ids.isin(apps.loc[renewal, "employee_id"])
-    out["covering_receipt"] = ids.map(covering).astype(object)
+    for column, condition in (
+        ("pending_cover", pending_cover),
+        ("permitted_cover", permitted_cover),
+        ("has_renewal", renewal),
+    ):
+        flags = np.zeros(len(out), dtype=bool)
+        flags[app_person[condition.to_numpy(dtype=bool)]] = True
+        out[column] = pd.Series(flags, index=ids.index, dtype=bool)
+    out["covering_receipt"] = _look_up(ids, covering)
     return out
+
+
+def _match(
+    keys: pd.Series, table: pd.DataFrame, key: str
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """The row of ``table`` whose unique ``key`` equals each of ``keys`` (a left join).
+
+    Returns:
+        Whether each key was found, ``table``'s other columns aligned with ``keys`` (missing
+        values where it was not), and the row position in ``table`` (-1 where not found).
+    """
+    position = pc.index_in(_arrow_text(keys), value_set=_arrow_text(table[key]))
+    found = position.is_valid().to_numpy(zero_copy_only=False)
+    rows = position.fill_null(-1).to_numpy(zero_copy_only=False)
+    others = table.drop(columns=key).reset_index(drop=True)
+    aligned = others.reindex(pd.Index(rows)).set_axis(keys.index)
+    return found, aligned, rows
+
+
+def _arrow_text(values: pd.Series | pd.Index) -> pa.ChunkedArray:
+    """Text values as a pyarrow large_string array (missing as null)."""
+    text: Any = pd.Series(values).astype("string").array  # an ArrowStringArray
+    chunks: pa.ChunkedArray = text._pa_array  # noqa: SLF001
+    return chunks
+
+
+def _among(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """``keys.isin(values)`` for text, in pyarrow."""
+    found = pc.is_in(_arrow_text(keys), value_set=pc.unique(_arrow_text(values)))
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=keys.index, dtype=bool)
+
+
+def _look_up(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``keys.map(table)`` for a text index with unique values (object; NaN when absent)."""
+    position = pc.index_in(_arrow_text(keys), value_set=_arrow_text(table.index))
+    found = position.is_valid().to_numpy(zero_copy_only=False)
+    out = np.full(len(keys), np.nan, dtype=object)
+    out[found] = table.to_numpy(dtype=object)[position.drop_null().to_numpy()]
+    return pd.Series(out, index=keys.index, dtype=object)
 
 
 # --- finishing --------------------------------------------------------------------------------
@@ -395,7 +590,7 @@ def _findings(
     due_date: pd.Series | None = None,
     receipt: pd.Series | None = None,
 ) -> pd.DataFrame:
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "employee_id": frame["employee_id"].to_numpy(),
             "receipt_number": (receipt.to_numpy() if receipt is not None else [None] * len(frame)),
@@ -403,6 +598,11 @@ def _findings(
             "detail": detail.to_numpy(),
         }
     )
+    if all(column in frame for column in _OWNER_COLUMNS):  # the employee's own row
+        for column in _OWNER_COLUMNS:
+            out[column] = frame[column].to_numpy(dtype=object)
+        out["_owners_known"] = True
+    return out
 
 
 def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame:
@@ -417,10 +617,18 @@ def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame
     if rule.severity.critical_when_overdue:
         severity = severity.mask(out["due_date"] < inputs.as_of, "critical")
     out["severity"] = severity
-    owners = inputs.employees.set_index("employee_id")[["organization_id", "compliance_owner"]]
-    for column in ("organization_id", "compliance_owner"):
-        looked_up = out["employee_id"].map(owners[column])
-        out[column] = out[column].fillna(looked_up) if column in out else looked_up
+    owners_known = bool(out.pop("_owners_known").all()) if "_owners_known" in out else False
+    for column in () if owners_known else _OWNER_COLUMNS:
+        values = pd.Series(
+            out[column].to_numpy(dtype=object) if column in out else np.nan,
+            index=out.index,
+            dtype=object,
+        )
+        missing = values.isna().to_numpy()
+        if missing.any():
+            looked_up = _look_up(out.loc[missing, "employee_id"], inputs.owners[column])
+            values[missing] = looked_up.to_numpy()
+        out[column] = values
     key_extra = out.pop("_key_extra") if "_key_extra" in out else pd.Series("", index=out.index)
     keys = (
         out["employee_id"].fillna("").astype(str)
@@ -430,9 +638,18 @@ def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame
         + out["receipt_number"].fillna("").astype(str)
         + key_extra.astype(str)
     )
-    out["discrepancy_id"] = [hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] for key in keys]
-    out["detail"] = out["detail"].astype(str).map(redact_card_numbers)
+    out["discrepancy_id"] = [
+        hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] for key in keys.tolist()
+    ]
+    out["detail"] = _redact_card_numbers(out["detail"].astype(str))
     return out[list(FINDING_COLUMNS)]
+
+
+def _redact_card_numbers(details: pd.Series) -> pd.Series:
+    """:func:`~zairyu_sync.pii.redact_card_numbers` over a column, in pyarrow."""
+    text = _arrow_text(details)
+    masked = pc.replace_substring_regex(text, pattern=_CARD_TOKEN, replacement=r"\1******\2")
+    return pd.Series(masked.to_numpy(zero_copy_only=False), index=details.index, dtype=object)
 
 
 def _assemble(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -445,15 +662,31 @@ def _assemble(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if duplicated.any():
         raise ReconcileError(f"{int(duplicated.sum())} findings share a discrepancy id")
     result["_rank"] = result["severity"].map(_SEVERITY_RANK)
-    result = result.sort_values(
-        ["_rank", "rule_code", "employee_id", "receipt_number", "discrepancy_id"],
-        na_position="last",
-        kind="stable",
-    ).drop(columns="_rank")
+    keys = ["_rank", "rule_code", "employee_id", "receipt_number", "discrepancy_id"]
+    result = result.iloc[_stable_order(result, keys, nulls_first=False)].drop(columns="_rank")
     for column in FINDING_COLUMNS:
         if column != "due_date":
             result[column] = result[column].astype(object).where(result[column].notna(), None)
     return result.reset_index(drop=True)
+
+
+def _stable_order(frame: pd.DataFrame, keys: list[str], *, nulls_first: bool) -> np.ndarray:
+    """Row positions of ``frame.sort_values(keys, na_position=..., kind="stable")``, in pyarrow.
+
+    Text compares by code point in both (UTF-8 byte order is code point order).
+    """
+    columns = {
+        key: _arrow_text(frame[key])
+        if pd.api.types.is_string_dtype(frame[key]) or frame[key].dtype == object
+        else pa.array(frame[key], from_pandas=True)
+        for key in keys
+    }
+    nulls = "at_start" if nulls_first else "at_end"
+    order = pc.sort_indices(
+        pa.table(columns), sort_keys=[(key, "ascending", nulls) for key in keys]
+    )
+    positions: np.ndarray = order.to_numpy()
+    return positions
 
 
 def _iso(series: pd.Series) -> pd.Series:
@@ -461,18 +694,15 @@ def _iso(series: pd.Series) -> pd.Series:
     return text
 
 
-def _active(inputs: _Inputs) -> pd.DataFrame:
-    return inputs.employees[inputs.employees["active"]]
-
-
 # --- rules: residence status --------------------------------------------------------------------
 
 
 @_rule("STATUS_EXPIRED")
 def _status_expired(inputs: _Inputs) -> pd.DataFrame:
-    emp = _active(inputs)
+    emp = inputs.employees
     hit = emp[
-        ~emp["residence_status"].isin(NO_FIXED_PERIOD)
+        emp["active"]
+        & ~emp["residence_status"].isin(NO_FIXED_PERIOD)
         & (emp["period_of_stay_expiry"] < inputs.as_of)
         & ~emp["pending_cover"]
         & ~emp["permitted_cover"]
@@ -490,8 +720,8 @@ def _status_expired(inputs: _Inputs) -> pd.DataFrame:
 
 @_rule("SPECIAL_PERIOD")
 def _special_period(inputs: _Inputs) -> pd.DataFrame:
-    emp = _active(inputs)
-    hit = emp[(emp["period_of_stay_expiry"] < inputs.as_of) & emp["pending_cover"]]
+    emp = inputs.employees
+    hit = emp[emp["active"] & (emp["period_of_stay_expiry"] < inputs.as_of) & emp["pending_cover"]]
     detail = (
         "Period of stay expired on "
         + _iso(hit["period_of_stay_expiry"])
@@ -508,10 +738,10 @@ def _special_period(inputs: _Inputs) -> pd.DataFrame:
 
 @_rule("EXPIRY_APPROACHING")
 def _expiry_approaching(inputs: _Inputs) -> pd.DataFrame:
-    emp = _active(inputs)
+    emp = inputs.employees
     horizon = inputs.as_of + pd.Timedelta(days=inputs.policy.expiry_horizon_days)
     expiry = emp["period_of_stay_expiry"]
-    hit = emp[(expiry >= inputs.as_of) & (expiry <= horizon) & ~emp["has_renewal"]]
+    hit = emp[emp["active"] & (expiry >= inputs.as_of) & (expiry <= horizon) & ~emp["has_renewal"]]
     days_left = (hit["period_of_stay_expiry"] - inputs.as_of).dt.days.astype(int).astype(str)
     detail = (
         "Period of stay ("
@@ -527,10 +757,12 @@ def _expiry_approaching(inputs: _Inputs) -> pd.DataFrame:
 
 @_rule("CARD_RENEWAL_DUE")
 def _card_renewal_due(inputs: _Inputs) -> pd.DataFrame:
-    emp = _active(inputs)
+    emp = inputs.employees
     limit = inputs.as_of + pd.Timedelta(days=inputs.policy.card_renewal_days)
     hit = emp[
-        emp["residence_status"].isin(_CARD_RENEWAL_STATUSES) & (emp["card_valid_until"] <= limit)
+        emp["active"]
+        & emp["residence_status"].isin(_CARD_RENEWAL_STATUSES)
+        & (emp["card_valid_until"] <= limit)
     ]
     detail = (
         "Residence card "
@@ -546,13 +778,14 @@ def _card_renewal_due(inputs: _Inputs) -> pd.DataFrame:
 
 @_rule("WORK_NOT_PERMITTED")
 def _work_not_permitted(inputs: _Inputs) -> pd.DataFrame:
-    emp = _active(inputs)
+    emp = inputs.employees
     designated_no = (emp["residence_status"] == "designated_activities") & emp[
         "designated_work_permitted"
     ].eq(False).fillna(False).astype(bool)
     no_permission = emp["outside_status_permission"].fillna("none") == "none"
     hit = emp[
-        (emp["residence_status"].isin(WORK_NOT_PERMITTED_WITHOUT_PERMISSION) | designated_no)
+        emp["active"]
+        & (emp["residence_status"].isin(WORK_NOT_PERMITTED_WITHOUT_PERMISSION) | designated_no)
         & no_permission
     ]
     reason = hit["residence_status"].where(
@@ -569,37 +802,38 @@ def _work_not_permitted(inputs: _Inputs) -> pd.DataFrame:
 @_rule("HOURS_LIMIT_EXCEEDED")
 def _hours_limit_exceeded(inputs: _Inputs) -> pd.DataFrame:
     policy, day = inputs.policy, inputs.as_of
-    holders = inputs.employees[inputs.employees["outside_status_permission"] == "comprehensive"]
+    emp = inputs.employees
+    holding = (emp["outside_status_permission"] == "comprehensive").to_numpy(dtype=bool)
+    holder_ids = emp["employee_id"][holding].reset_index(drop=True)
+    student = (emp["residence_status"][holding] == "student").to_numpy(dtype=bool)
     start = day - pd.Timedelta(days=policy.hours_lookback_days - 1)
-    ts = inputs.timesheets
-    ts = ts[
-        ts["employee_id"].isin(holders["employee_id"])
-        & (ts["work_date"] >= start)
-        & (ts["work_date"] <= day)
-    ]
-    students = holders.loc[holders["residence_status"] == "student", "employee_id"]
-    vacation = ts["employee_id"].isin(students) & ts["is_long_vacation"].astype(bool)
-    daily = (
-        ts.assign(
-            counted=ts["hours"].where(~vacation, 0.0),
-            vacation_hours=ts["hours"].where(vacation, 0.0),
-        )
-        .groupby(["employee_id", "work_date"], as_index=False)[["counted", "vacation_hours"]]
-        .sum()
-        .sort_values(["employee_id", "work_date"], kind="stable")
-        .reset_index(drop=True)
+    rows = _holder_timesheets(inputs.timesheets, holder_ids)
+    within = (rows["work_date"] >= start.to_datetime64()) & (
+        rows["work_date"] <= day.to_datetime64()
     )
-    rolling = (
-        daily.set_index("work_date")
-        .groupby("employee_id", sort=False)["counted"]
-        .rolling(f"{policy.hours_window_days}D")
-        .sum()
-    )
-    daily["window_hours"] = rolling.to_numpy(dtype="float64") if len(daily) else 0.0
+    if not within.all():
+        rows = {name: values[within] for name, values in rows.items()}
+    holder, work_date, hours = rows["holder"], rows["work_date"], rows["hours"]
+    vacation = student[holder] & rows["is_long_vacation"]
+    if vacation.any():
+        counted, vacation_hours = np.where(vacation, 0.0, hours), np.where(vacation, hours, 0.0)
+    else:
+        counted, vacation_hours = hours, np.zeros(len(hours))
+    ts = {
+        "holder": holder,
+        "work_date": work_date,
+        "counted": counted,
+        "vacation_hours": vacation_hours,
+    }
+    if _exact_sums(hours):
+        daily = _daily_hours_exact(ts, policy, start)
+    else:
+        daily = _daily_hours(pd.DataFrame(ts), policy)
+    daily.insert(0, "employee_id", holder_ids.to_numpy(dtype=object)[daily.pop("holder")])
     week = _worst(daily, "window_hours", policy.weekly_hours_limit)
     vac = _worst(daily, "vacation_hours", policy.long_vacation_daily_limit)
     if week.empty and vac.empty:
-        return _findings(holders.iloc[0:0], pd.Series(dtype=object))
+        return _findings(pd.DataFrame({"employee_id": []}), pd.Series(dtype=object))
     # Built row by row: an empty frame (only one kind of breach) must still give text values.
     week_text = pd.Series(
         {
@@ -621,7 +855,9 @@ def _hours_limit_exceeded(inputs: _Inputs) -> pd.DataFrame:
         },
         dtype=object,
     )
-    hit = pd.DataFrame({"employee_id": sorted(set(week.index) | set(vac.index))})
+    breached = sorted(set(week.index) | set(vac.index))
+    owners = emp.loc[holding, ["employee_id", *_OWNER_COLUMNS]].set_index("employee_id")
+    hit = owners.loc[breached].reset_index()
     parts = pd.concat([hit["employee_id"].map(week_text), hit["employee_id"].map(vac_text)], axis=1)
     joined = parts.iloc[:, 0].fillna("").str.cat(parts.iloc[:, 1].fillna(""), sep="; ")
     detail = "Comprehensive permission exceeded: worked " + joined.str.strip("; ") + "."
@@ -638,11 +874,100 @@ def _worst(daily: pd.DataFrame, column: str, limit: float) -> pd.DataFrame:
     )
 
 
+def _exact_sums(hours: np.ndarray) -> bool:
+    """Whether every sum of these hours is exact in float64 (multiples of 1/1024 h, bounded).
+
+    Then any order of summation gives the same result, so running sums can replace pandas'
+    rolling windows without changing a single bit.
+    """
+    scaled = hours * 1024.0
+    total = np.abs(scaled).sum()  # inf or NaN when any value is not finite
+    return bool(total < 2.0**52 and (np.floor(scaled) == scaled).all())
+
+
+def _daily_hours_exact(
+    ts: pd.DataFrame | dict[str, np.ndarray], policy: PolicySettings, start: pd.Timestamp
+) -> pd.DataFrame:
+    """Per holder and day: hours counted, long-vacation hours and the rolling window's sum.
+
+    Only days over a limit are returned (the rule looks at no others). Sums come from running
+    totals over (holder, day) keys, so the hours must sum exactly (:func:`_exact_sums`).
+    """
+    window = policy.hours_window_days
+    span = policy.hours_lookback_days + window
+    work_date = np.asarray(ts["work_date"]).astype("datetime64[ns]", copy=False)
+    first_day = start.to_datetime64().astype("datetime64[ns]")
+    if np.isnat(work_date).any():
+        offset = ((work_date - first_day) // np.timedelta64(1, "D")).astype(np.int64)
+    else:  # the same floor division, on the integers
+        offset = (work_date.view(np.int64) - first_day.view(np.int64)) // _DAY_NS
+    key = np.asarray(ts["holder"]).astype(np.int64, copy=False) * span + offset
+    counted = np.asarray(ts["counted"], dtype=np.float64)
+    vacation = np.asarray(ts["vacation_hours"], dtype=np.float64)
+    step = np.diff(key)
+    if len(key) and not (step >= 0).all():
+        order = np.argsort(key, kind="stable")
+        key, counted, vacation = key[order], counted[order], vacation[order]
+        step = np.diff(key)
+    if (step > 0).all():  # one row per (holder, day): the rows are the daily sums
+        days, day_counted, day_vacation = key, counted, vacation
+    else:
+        first = np.flatnonzero(np.r_[True, step != 0]) if len(key) else np.zeros(0, int)
+        days = key[first]
+        day_counted = np.add.reduceat(counted, first) if len(first) else np.zeros(0)
+        day_vacation = np.add.reduceat(vacation, first) if len(first) else np.zeros(0)
+    if window <= _SHORT_WINDOW:
+        # Add the (at most window - 1) earlier days of the same holder within the window:
+        # keys of two holders are at least window + 1 apart.
+        window_hours = day_counted.copy()
+        for back in range(1, min(window, len(days))):
+            near = (days[back:] - days[:-back]) < window
+            np.add(window_hours[back:], day_counted[:-back], out=window_hours[back:], where=near)
+    else:
+        running = np.r_[0.0, np.cumsum(day_counted)]
+        window_start = np.searchsorted(days, days - (window - 1), side="left")
+        window_hours = running[1:] - running[window_start]
+    over = (window_hours > policy.weekly_hours_limit + 1e-9) | (
+        day_vacation > policy.long_vacation_daily_limit + 1e-9
+    )
+    holder, day_offset = np.divmod(days[over], span)
+    return pd.DataFrame(
+        {
+            "holder": holder,
+            "work_date": start.to_datetime64().astype("datetime64[ns]")
+            + day_offset.astype("timedelta64[D]"),
+            "counted": day_counted[over],
+            "vacation_hours": day_vacation[over],
+            "window_hours": window_hours[over],
+        }
+    )
+
+
+def _daily_hours(ts: pd.DataFrame, policy: PolicySettings) -> pd.DataFrame:
+    """Per holder and day: hours counted, long-vacation hours and the rolling window's sum."""
+    daily = (
+        ts.groupby(["holder", "work_date"], as_index=False)[["counted", "vacation_hours"]]
+        .sum()
+        .sort_values(["holder", "work_date"], kind="stable")
+        .reset_index(drop=True)
+    )
+    rolling = (
+        daily.set_index("work_date")
+        .groupby("holder", sort=False)["counted"]
+        .rolling(f"{policy.hours_window_days}D")
+        .sum()
+    )
+    daily["window_hours"] = rolling.to_numpy(dtype="float64") if len(daily) else 0.0
+    return daily
+
+
 @_rule("STUDENT_NOT_ENROLLED")
 def _student_not_enrolled(inputs: _Inputs) -> pd.DataFrame:
-    emp = _active(inputs)
+    emp = inputs.employees
     hit = emp[
-        (emp["residence_status"] == "student") & (emp["student_enrolled_until"] < inputs.as_of)
+        emp["active"]
+        & (emp["residence_status"] == "student")
+        & (emp["student_enrolled_until"] < inputs.as_of)
     ]
     detail = (
         "Student enrollment ended on "
@@ -654,10 +979,11 @@ def _student_not_enrolled(inputs: _Inputs) -> pd.DataFrame:
 
 @_rule("DESIGNATED_ORGANIZATION_MISMATCH")
 def _designated_organization_mismatch(inputs: _Inputs) -> pd.DataFrame:
-    emp = _active(inputs)
+    emp = inputs.employees
     designated = emp["designated_organization_id"]
     hit = emp[
-        emp["residence_status"].isin(TIED_TO_DESIGNATED_ORGANIZATION)
+        emp["active"]
+        & emp["residence_status"].isin(TIED_TO_DESIGNATED_ORGANIZATION)
         & (designated.isna() | (designated != emp["organization_id"]))
     ]
     named = hit["designated_organization_id"].fillna("no organization recorded")
@@ -677,11 +1003,17 @@ def _designated_organization_mismatch(inputs: _Inputs) -> pd.DataFrame:
 
 
 def _latest(apps: pd.DataFrame) -> pd.DataFrame:
-    return apps.sort_values(
-        ["employee_id", "decided_on", "filed_on", "receipt_number"],
-        na_position="first",
-        kind="stable",
-    ).drop_duplicates("employee_id", keep="last")
+    """Per employee, the application last by (decided_on, filed_on, receipt_number)."""
+    keys = ["employee_id", "decided_on", "filed_on", "receipt_number"]
+    order = _stable_order(apps, keys, nulls_first=True)
+    ids = _arrow_text(apps["employee_id"]).take(pa.array(order)).combine_chunks()
+    if ids.null_count or len(ids) < 2:
+        return apps.iloc[order].drop_duplicates("employee_id", keep="last")
+    # Sorted by employee id first: an employee's rows are adjacent, the last one is kept.
+    last = np.ones(len(ids), dtype=bool)
+    changes = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))
+    last[:-1] = changes.to_numpy(zero_copy_only=False)
+    return apps.iloc[order[last]]
 
 
 @_rule("APPLICATION_DENIED")
@@ -718,8 +1050,7 @@ def _additional_documents_requested(inputs: _Inputs) -> pd.DataFrame:
 
 @_rule("STATUS_MISMATCH")
 def _status_mismatch(inputs: _Inputs) -> pd.DataFrame:
-    apps = inputs.applications
-    latest = _latest(apps[apps["permitted"]])
+    latest = inputs.latest_permitted
     hit = latest[
         latest["granted_status"].notna()
         & (latest["granted_status"] != latest["residence_status"].fillna(""))
@@ -738,8 +1069,7 @@ def _status_mismatch(inputs: _Inputs) -> pd.DataFrame:
 
 @_rule("EXPIRY_MISMATCH")
 def _expiry_mismatch(inputs: _Inputs) -> pd.DataFrame:
-    apps = inputs.applications
-    latest = _latest(apps[apps["permitted"]])
+    latest = inputs.latest_permitted
     granted, recorded = latest["granted_period_expiry"], latest["period_of_stay_expiry"]
     hit = latest[granted.notna() & (recorded.isna() | (granted != recorded))]
     detail = (
@@ -756,8 +1086,7 @@ def _expiry_mismatch(inputs: _Inputs) -> pd.DataFrame:
 
 @_rule("CARD_NUMBER_STALE")
 def _card_number_stale(inputs: _Inputs) -> pd.DataFrame:
-    apps = inputs.applications
-    latest = _latest(apps[apps["status"] == "COMPLETED"])
+    latest = inputs.latest_completed
     new_card = latest["new_residence_card_number"]
     hit = latest[new_card.notna() & (new_card != latest["residence_card_number"].fillna(""))]
     detail = (
@@ -791,16 +1120,20 @@ def _application_not_found(inputs: _Inputs) -> pd.DataFrame:
 @_rule("APPLICATION_UNTRACKED")
 def _application_untracked(inputs: _Inputs) -> pd.DataFrame:
     isa = inputs.isa
-    hit = isa[~isa["receipt_number"].isin(inputs.erp_receipts)]
+    held = pc.is_in(_arrow_text(isa["receipt_number"]), value_set=pc.unique(inputs.erp_receipts))
+    hit = isa[~held.to_numpy(zero_copy_only=False)]
     if hit.empty:
         return _findings(hit.assign(employee_id=None), pd.Series(dtype=object))
+    emp = inputs.employees
+    holders = _among(emp["residence_card_number"], hit["applicant_residence_card_number"].dropna())
     cards = (
-        inputs.employees[inputs.employees["residence_card_number"].notna()]
+        emp.loc[holders, ["employee_id", "residence_card_number", *_OWNER_COLUMNS]]
         .sort_values("employee_id", kind="stable")
         .drop_duplicates("residence_card_number")
-        .set_index("residence_card_number")["employee_id"]
+        .set_index("residence_card_number")
     )
-    hit = hit.assign(employee_id=hit["applicant_residence_card_number"].map(cards).astype(object))
+    card = hit["applicant_residence_card_number"]
+    hit = hit.assign(**{column: card.map(cards[column]).astype(object) for column in cards.columns})
     detail = (
         "ISA has "
         + hit["application_type"].fillna("unknown")
@@ -849,8 +1182,15 @@ def special_period_end(expiry: pd.Series) -> pd.Series:
     Returns:
         ``expiry`` + 2 calendar months, clamped to that month's last day (NaT stays NaT).
     """
-    end: pd.Series = (expiry + pd.DateOffset(months=2)).astype("datetime64[ns]")
-    return end
+    days = _calendar_days(expiry)
+    if days is None:
+        end: pd.Series = (expiry + pd.DateOffset(months=2)).astype("datetime64[ns]")
+        return end
+    month = days.astype("datetime64[M]")
+    into_month = days - month.astype("datetime64[D]")
+    shifted = (month + 2).astype("datetime64[D]") + into_month
+    last_day = (month + 3).astype("datetime64[D]") - np.timedelta64(1, "D")
+    return _day_series(np.minimum(shifted, last_day), expiry)
 
 
 def hellowork_hire_deadline(hire: pd.Series, insured: pd.Series) -> pd.Series:
@@ -888,15 +1228,48 @@ def hellowork_separation_deadline(termination: pd.Series, insured: pd.Series) ->
 
 
 def _month_after_end(days: pd.Series) -> pd.Series:
+    calendar = _calendar_days(days)
+    if calendar is not None:
+        month = calendar.astype("datetime64[M]")
+        last_day = (month + 2).astype("datetime64[D]") - np.timedelta64(1, "D")
+        return _day_series(last_day, days)
     first_of_next = (days.dt.to_period("M") + 1).dt.to_timestamp()
     end: pd.Series = (first_of_next + pd.offsets.MonthEnd(0)).astype("datetime64[ns]")
     return end
 
 
 def _tenth_of_month_after(days: pd.Series) -> pd.Series:
+    calendar = _calendar_days(days)
+    if calendar is not None:
+        month = calendar.astype("datetime64[M]")
+        return _day_series((month + 1).astype("datetime64[D]") + np.timedelta64(9, "D"), days)
     first_of_next = (days.dt.to_period("M") + 1).dt.to_timestamp()
     tenth: pd.Series = (first_of_next + pd.Timedelta(days=9)).astype("datetime64[ns]")
     return tenth
+
+
+def _calendar_days(values: pd.Series) -> np.ndarray | None:
+    """Midnight ``datetime64[ns]`` values as ``datetime64[D]``; None when the shortcut is unsafe.
+
+    The numpy month arithmetic above stands in for pandas' offsets only for plain dates (no
+    time of day, no time zone) far enough from the nanosecond range's ends that a few months
+    either way stay inside it.
+    """
+    if values.dtype != np.dtype("datetime64[ns]"):
+        return None
+    stamps = values.to_numpy()
+    present = stamps[~np.isnat(stamps)]
+    if not present.size:
+        return stamps.astype("datetime64[D]")
+    if present.min() < _MIN_DAY or present.max() > _LAST_SHIFTABLE_DAY:
+        return None
+    if (present.view("int64") % _DAY_NS).any():
+        return None
+    return stamps.astype("datetime64[D]")
+
+
+def _day_series(days: np.ndarray, like: pd.Series) -> pd.Series:
+    return pd.Series(days.astype("datetime64[ns]"), index=like.index, name=like.name)
 
 
 # --- rules: Hello Work ------------------------------------------------------------------------
@@ -905,16 +1278,17 @@ def _tenth_of_month_after(days: pd.Series) -> pd.Series:
 @_rule("HELLOWORK_HIRE_OVERDUE")
 def _hellowork_hire_overdue(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
-    emp = emp[~emp["residence_status"].isin(_HELLOWORK_EXEMPT)]
     age = (inputs.as_of - emp["hire_date"]).dt.days
-    insured = emp["employment_insured"].eq(True).fillna(False).astype(bool)
-    deadline = hellowork_hire_deadline(emp["hire_date"], insured)
-    due = (
-        (age >= 0)
+    recent = (
+        ~emp["residence_status"].isin(_HELLOWORK_EXEMPT)
+        & (age >= 0)
         & (age <= inputs.policy.hellowork_lookback_days)
         & emp["hellowork_hire_notified_on"].isna()
-        & (inputs.as_of > deadline)
     )
+    emp = emp[recent]  # the deadline is worked out for these (few) rows only
+    insured = emp["employment_insured"].eq(True).fillna(False).astype(bool)
+    deadline = hellowork_hire_deadline(emp["hire_date"], insured)
+    due = inputs.as_of > deadline
     hit, deadline = emp[due], deadline[due]
     detail = (
         "Hired on "
@@ -931,17 +1305,17 @@ def _hellowork_hire_overdue(inputs: _Inputs) -> pd.DataFrame:
 @_rule("HELLOWORK_SEPARATION_OVERDUE")
 def _hellowork_separation_overdue(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
-    emp = emp[~emp["residence_status"].isin(_HELLOWORK_EXEMPT)]
-    left = emp["termination_date"]
-    age = (inputs.as_of - left).dt.days
-    insured = emp["employment_insured"].eq(True).fillna(False).astype(bool)
-    deadline = hellowork_separation_deadline(left, insured)
-    due = (
-        (age >= 0)
+    age = (inputs.as_of - emp["termination_date"]).dt.days
+    recent = (
+        ~emp["residence_status"].isin(_HELLOWORK_EXEMPT)
+        & (age >= 0)
         & (age <= inputs.policy.hellowork_lookback_days)
         & emp["hellowork_separation_notified_on"].isna()
-        & (inputs.as_of > deadline)
     )
+    emp = emp[recent]  # the deadline is worked out for these (few) rows only
+    insured = emp["employment_insured"].eq(True).fillna(False).astype(bool)
+    deadline = hellowork_separation_deadline(emp["termination_date"], insured)
+    due = inputs.as_of > deadline
     hit, deadline = emp[due], deadline[due]
     detail = (
         "Left on "
@@ -965,10 +1339,32 @@ def _data_quality(inputs: _Inputs) -> pd.DataFrame:
         _employee=quarantine["employee_id"].fillna(""),
         _receipt=quarantine["receipt_number"].fillna(""),
         _row=quarantine["row_number"].astype(str),
-        _codes=quarantine["reason_codes"].fillna("").astype(str).str.split(","),
     )
+    keys = ["_employee", "source_table", "_receipt"]
+    repeated = frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
+    # One quarantined row per key (the usual case) needs no aggregation.
+    single = frame[~repeated]
+    codes = single["reason_codes"].fillna("").astype(str)
+    reasons = single["reasons"]
+    singles = pd.DataFrame(
+        {
+            "_employee": single["_employee"],
+            "source_table": single["source_table"],
+            "_receipt": single["_receipt"],
+            "rows": single["_row"],
+            "count": 1,
+            "codes": codes.map({code: _join_codes([code.split(",")]) for code in set(codes)}),
+            "reasons": reasons.where(
+                np.array([isinstance(value, str) for value in reasons], dtype=bool), ""
+            ),
+            "organization_id": single["organization_id"],
+            "compliance_owner": single["compliance_owner"],
+        }
+    )
+    several = frame[repeated]
     grouped = (
-        frame.groupby(["_employee", "source_table", "_receipt"], sort=True)
+        several.assign(_codes=several["reason_codes"].fillna("").astype(str).str.split(","))
+        .groupby(keys, sort=True)
         .agg(
             rows=("_row", ", ".join),
             count=("_row", "size"),
@@ -979,6 +1375,8 @@ def _data_quality(inputs: _Inputs) -> pd.DataFrame:
         )
         .reset_index()
     )
+    grouped = pd.concat([singles, grouped], ignore_index=True) if len(grouped) else singles
+    grouped = grouped.reset_index(drop=True)
     detail = (
         grouped["count"].astype(str)
         + " "
@@ -1002,14 +1400,25 @@ def _data_quality(inputs: _Inputs) -> pd.DataFrame:
     return out
 
 
-def _join_codes(values: pd.Series) -> str:
+def _join_codes(values: Iterable[list[str]]) -> str:
     return ",".join(sorted({code for codes in values for code in codes if code}))
 
 
-def _join_unique(values: pd.Series) -> str:
+def _join_unique(values: Iterable[object]) -> str:
     return "; ".join(dict.fromkeys(str(value) for value in values if isinstance(value, str)))
 
 
 def implemented_codes() -> frozenset[str]:
     """Rule codes that have an evaluator."""
     return frozenset(EVALUATORS)
+
+
+def combine_findings(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The findings of several partial evaluations (shards, roster rules) as one result.
+
+    Ordered as :func:`reconcile` orders its findings.
+
+    Raises:
+        ReconcileError: two findings share a discrepancy id.
+    """
+    return _assemble([frame for frame in frames if not frame.empty])

@@ -8,8 +8,10 @@ only paths and counts travel through XCom.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -28,6 +30,10 @@ RUN_FILES = {
     "applications": "applications.parquet",
     "timesheets": "timesheets.parquet",
     "quarantine": "quarantine.parquet",
+    "erp_receipts": "erp_receipts.parquet",
+    "shared_receipts": "shared_receipts.parquet",
+    "roster_discrepancies": "roster_discrepancies.parquet",
+    "shards": "shards.json",
     "isa_applications": "isa_applications.parquet",
     "discrepancies": "discrepancies.parquet",
     "summary": "summary.json",
@@ -57,6 +63,23 @@ class RunContext:
         """The path of a run file by logical name (see :data:`RUN_FILES`)."""
         return self.run_dir / RUN_FILES[name]
 
+    def state_dir(self, name: str) -> Path:
+        """A directory kept across the pipeline's runs (``_state/<name>`` beside the run dirs).
+
+        Created owner-only: state such as the ISA mirror holds personal data.
+        """
+        path = self.run_dir.parent / "_state" / name
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
+
+    def for_shard(self, label: str) -> RunContext:
+        """The context of one shard of this run: the same run, files in ``shards/<label>/``."""
+        if not re.fullmatch(r"[0-9]{3}-of-[0-9]{3}", label):
+            raise ValueError(f"not a shard label: {label!r}")
+        shard_dir = self.run_dir / "shards" / label
+        shard_dir.mkdir(parents=True, exist_ok=True)
+        return dataclasses.replace(self, run_dir=shard_dir)
+
 
 def make_run_context(
     *, pipeline: str, logical_date: datetime, as_of: date, dag_run_id: str, root: Path | None = None
@@ -83,9 +106,16 @@ def write_frame(frame: pd.DataFrame, path: Path) -> str:
     return str(path)
 
 
-def read_frame(path: Path) -> pd.DataFrame:
-    """Read a Parquet file written by :func:`write_frame`."""
-    return pd.read_parquet(path)
+def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet file written by :func:`write_frame` (all columns, or only ``columns``)."""
+    return pd.read_parquet(path, columns=None if columns is None else list(columns))
+
+
+def frame_rows(path: Path) -> int:
+    """The number of rows of a Parquet file written by :func:`write_frame` (from its footer)."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def write_json(payload: dict[str, Any], path: Path) -> str:

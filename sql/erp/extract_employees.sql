@@ -5,6 +5,9 @@
 -- here; dates come back as the engine's DATE type and extract.py renders them as ISO text.
 -- An ERP status code missing from ref_residence_status passes through unmapped, so validation
 -- sees (and quarantines) it instead of a silent null.
+-- shard_from / shard_to (bound, NULL = unbounded) restrict the extract to one shard of the roster:
+-- emp_no in [shard_from, shard_to), the ranges of shard_boundaries.sql (repeated inside the
+-- aggregates so a shard does not aggregate the whole roster).
 SELECT
     e.emp_no AS employee_id,
     e.org_code AS organization_id,
@@ -48,7 +51,9 @@ LEFT JOIN ref_residence_status rs
     ON rs.erp_status_code = c.status_code
 LEFT JOIN (
     SELECT emp_no, MAX(enrolled_until) AS enrolled_until
-    FROM hr_student_enrollment
+    FROM hr_student_enrollment s
+    WHERE (CAST(:shard_from AS VARCHAR(16)) IS NULL OR s.emp_no >= :shard_from)
+        AND (CAST(:shard_to AS VARCHAR(16)) IS NULL OR s.emp_no < :shard_to)
     GROUP BY emp_no
 ) se
     ON se.emp_no = e.emp_no
@@ -57,8 +62,13 @@ LEFT JOIN (
         emp_no,
         MAX(CASE WHEN filing_kind = 'hire' THEN filed_on END) AS hire_filed_on,
         MAX(CASE WHEN filing_kind = 'separation' THEN filed_on END) AS separation_filed_on
-    FROM hr_hellowork_filing
+    FROM hr_hellowork_filing h
+    WHERE (CAST(:shard_from AS VARCHAR(16)) IS NULL OR h.emp_no >= :shard_from)
+        AND (CAST(:shard_to AS VARCHAR(16)) IS NULL OR h.emp_no < :shard_to)
     GROUP BY emp_no
 ) hw
     ON hw.emp_no = e.emp_no
+WHERE
+    (CAST(:shard_from AS VARCHAR(16)) IS NULL OR e.emp_no >= :shard_from)
+    AND (CAST(:shard_to AS VARCHAR(16)) IS NULL OR e.emp_no < :shard_to)
 ORDER BY e.emp_no, c.card_id

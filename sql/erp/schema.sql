@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS hr_student_enrollment (
     enrolled_from DATE,
     enrolled_until DATE
 );
+CREATE INDEX IF NOT EXISTS ix_hr_student_enrollment_emp ON hr_student_enrollment (emp_no);
 
 -- Residence applications HR knows of. application_kind: 'KOSHIN' extension, 'HENKO' change,
 -- 'SHUTOKU' acquisition, 'NINTEI' certificate of eligibility. filed_by: 'company' or 'employee'.
@@ -77,6 +78,7 @@ CREATE TABLE IF NOT EXISTS hr_visa_application (
     filed_on DATE,
     filed_by VARCHAR(10)
 );
+CREATE INDEX IF NOT EXISTS ix_hr_visa_application_emp ON hr_visa_application (emp_no);
 
 CREATE TABLE IF NOT EXISTS pay_timesheet (
     emp_no VARCHAR(16) NOT NULL REFERENCES hr_employee (emp_no),
@@ -93,3 +95,4 @@ CREATE TABLE IF NOT EXISTS hr_hellowork_filing (
     filing_kind VARCHAR(12) NOT NULL,
     filed_on DATE NOT NULL
 );
+CREATE INDEX IF NOT EXISTS ix_hr_hellowork_filing_emp ON hr_hellowork_filing (emp_no);

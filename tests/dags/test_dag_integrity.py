@@ -56,14 +56,19 @@ def test_reconciliation_task_graph() -> None:
     dag = bag.dags["residence_status_reconciliation"]
     graph = {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks}
     assert graph == {
-        "extract": ["sync_isa_statuses", "validate"],
+        "plan_shards": ["extract"],
+        "extract": ["index_roster"],
+        "index_roster": ["load", "reconcile_roster", "sync_isa_statuses", "validate"],
         "validate": ["load", "reconcile"],
         "sync_isa_statuses": ["load", "reconcile"],
-        "reconcile": ["load"],
+        "reconcile": ["reconcile_roster"],
+        "reconcile_roster": ["load"],
         "load": ["alert", "report"],
         "alert": ["report"],
         "report": [],
     }
+    mapped = {task.task_id for task in dag.tasks if getattr(task, "is_mapped", False)}
+    assert mapped == {"extract", "validate", "reconcile"}
     assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
     assert str(dag.get_task("report").trigger_rule) in ("all_done", "TriggerRule.ALL_DONE")
     load = dag.get_task("load")

@@ -171,6 +171,24 @@ def _personal_data(sample: SampleErp) -> set[str]:
     return values
 
 
+def _task_instances() -> dict[str, list[tuple[int, str]]]:
+    """Task id -> [(map index, state)] of the latest DAG run in the test Airflow home."""
+    engine = sa.create_engine(f"sqlite:///{os.environ['AIRFLOW_HOME']}/airflow.db")
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT task_id, map_index, state FROM task_instance WHERE run_id ="
+                " (SELECT run_id FROM dag_run ORDER BY id DESC LIMIT 1)"
+                " ORDER BY task_id, map_index"
+            ).all()
+    finally:
+        engine.dispose()
+    found: dict[str, list[tuple[int, str]]] = {}
+    for task_id, map_index, state in rows:
+        found.setdefault(str(task_id), []).append((int(map_index), str(state)))
+    return found
+
+
 def _xcom_values() -> list[str]:
     """Every XCom value stored in the test Airflow home's metadata DB."""
     engine = sa.create_engine(f"sqlite:///{os.environ['AIRFLOW_HOME']}/airflow.db")
@@ -192,6 +210,11 @@ def test_dag_run_lands_seeded_discrepancies_and_counts_add_up(
     assert isinstance(sample, SampleErp)
 
     assert _run_dag() == "success"
+    # the roster ran in shards, one mapped task instance per shard and stage
+    mapped = _task_instances()
+    for task_id in ("extract", "validate", "reconcile"):
+        assert mapped[task_id] == [(index, "success") for index in range(4)], task_id
+    assert mapped["load"] == [(-1, "success")]
 
     logs = capfd.readouterr()
     assert "residence_status_reconciliation" in logs.out + logs.err, "task logs were captured"

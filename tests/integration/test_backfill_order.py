@@ -7,7 +7,7 @@ D-10, D, D-20.
 Order-independent (asserted equal across orders):
 
 * each run's ``reconciliation_runs`` counts: extracted, ignored, quarantined, valid, reconciled,
-  api_calls, findings_total; and the run's own findings (``discrepancies.parquet``);
+  findings_total; and the run's own findings (``discrepancies.parquet``);
 * the set of discrepancy ids in the warehouse and, per id, ``last_seen_run``/``last_seen_on``
   (the latest as-of date that found it: a run only refreshes findings last seen on or before its
   date) and the finding's attributes (those of the latest date that found it).
@@ -22,6 +22,8 @@ Order-dependent by design (ADR 0006; asserted by rule, not equality):
   replays in load order;
 * ``findings_new/open/resolved/reopened/escalated/open_critical`` of ``reconciliation_runs``:
   derived from those events;
+* ``api_calls``: the first run of a world lists the ISA applications in full, later runs only
+  what changed since, against the ISA mirror, whatever their as-of dates;
 * ``isa_application_statuses.first_seen_run/first_seen_at``: the first run loaded that saw the
   status; wall-clock columns (started_at, finished_at, updated_at, recorded_at, ...).
 
@@ -70,7 +72,6 @@ RUN_COUNTS = (
     "quarantined",
     "valid",
     "reconciled",
-    "api_calls",
     "findings_total",
 )
 #: Finding attributes refreshed only by runs on or after the date that last saw the finding.

@@ -38,10 +38,12 @@ AS_OF = date(2026, 11, 25)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Every warehouse table, and the columns that hold wall-clock time (when the process ran, not
-#: what it found); those are the only columns left out of the comparison.
+#: what it found); those are the only columns left out of the comparison. ``api_calls`` counts
+#: the requests of the run that loaded: a rerun after the ISA sync finished lists incrementally
+#: against the ISA mirror that sync wrote (ADR 0008), so it makes fewer.
 WALL_CLOCK_COLUMNS: dict[str, frozenset[str]] = {
     "schema_migrations": frozenset({"applied_at"}),
-    "reconciliation_runs": frozenset({"started_at", "finished_at"}),
+    "reconciliation_runs": frozenset({"started_at", "finished_at", "api_calls"}),
     "discrepancies": frozenset({"updated_at"}),
     "discrepancy_events": frozenset({"recorded_at"}),
     "quarantine": frozenset(),

@@ -2,17 +2,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from zairyu_sync import extract as extract_module
 from zairyu_sync.canonical import APPLICATION_COLUMNS, EMPLOYEE_COLUMNS, TIMESHEET_COLUMNS
 from zairyu_sync.erp_sample import SampleErp, generate_sample, write_erp
 from zairyu_sync.errors import ExtractError, InputError
-from zairyu_sync.extract import ErpSnapshot, extract_snapshot, read_snapshot, write_snapshot
+from zairyu_sync.extract import (
+    ErpSnapshot,
+    _as_text,
+    _text_column,
+    extract_snapshot,
+    read_snapshot,
+    write_snapshot,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -192,3 +202,157 @@ def test_snapshot_round_trip(
     Path(paths["timesheets"]).unlink()
     with pytest.raises(InputError, match="timesheets_raw.parquet"):
         read_snapshot(tmp_path / "run")
+
+
+# --- the PostgreSQL COPY path and the column-wise rendering ---------------------------------------
+
+HOSTILE_NAMES = {
+    "Z1": ("a,b", 'q"uote'),
+    "Z2": ("line\nbreak", "cr\rlf"),
+    "Z3": ("", "\\N"),
+    "Z4": ("  spaced  ", "\\."),
+    "Z5": ("ÆØÅ 😀", "%s %(x)s"),
+    "Z6": (None, None),
+    "Z7": ("back\\slash", "tab\there"),
+}
+HOURS = ("0", "0.25", "12.5", "8.00", "-0.00", "999.99", "7.50", "10")
+
+
+def _add_hostile_rows(engine: sa.Engine, as_of: date) -> None:
+    with engine.begin() as conn:
+        org = conn.execute(sa.text("SELECT MIN(org_code) FROM hr_organization")).scalar_one()
+        for number, (family, given) in HOSTILE_NAMES.items():
+            conn.execute(
+                sa.text(
+                    "INSERT INTO hr_employee (emp_no, org_code, family_name, given_name, "
+                    "nationality, birth_date, emp_status, hired_on, koyo_hoken) VALUES "
+                    "(:emp_no, :org, :family, :given, 'VNM', '0999-12-31', 'A', '2024-04-01', 1)"
+                ),
+                {"emp_no": number, "org": org, "family": family, "given": given},
+            )
+        for day, hours in enumerate(HOURS):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO pay_timesheet (emp_no, work_date, hours_worked, long_vacation) "
+                    "VALUES ('Z1', :day, :hours, 0)"
+                ),
+                {"day": (as_of - timedelta(days=day)).isoformat(), "hours": hours},
+            )
+
+
+def test_postgres_copy_path_equals_the_row_path_on_hostile_values(
+    sample: SampleErp,
+    pg_engine: sa.Engine,
+    sqlite_engine: sa.Engine,
+    as_of: date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for engine in (pg_engine, sqlite_engine):
+        write_erp(sample, engine)
+        _add_hostile_rows(engine, as_of)
+    taken: list[bool] = []
+    copy_path = extract_module._read_postgres_copy
+
+    def spy(*args: Any, **kwargs: Any) -> pd.DataFrame | None:
+        frame = copy_path(*args, **kwargs)
+        taken.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(extract_module, "_read_postgres_copy", spy)
+    copied = extract_snapshot(pg_engine, as_of=as_of)
+    assert taken == [True, True, True]
+    monkeypatch.setattr(extract_module, "_read_postgres_copy", lambda *_, **__: None)
+    fetched = extract_snapshot(pg_engine, as_of=as_of)
+    from_sqlite = extract_snapshot(sqlite_engine, as_of=as_of)
+    for name in SORT_KEYS:
+        pd.testing.assert_frame_equal(getattr(copied, name), getattr(fetched, name))
+        pd.testing.assert_frame_equal(getattr(copied, name), getattr(from_sqlite, name))
+        _assert_text_only(getattr(copied, name))
+    names = dict(zip(copied.employees["employee_id"], copied.employees["full_name"], strict=True))
+    for number, (family, given) in HOSTILE_NAMES.items():
+        assert names[number] == (f"{family or ''} {given or ''}".strip(" ") or None)
+    births = copied.employees.set_index("employee_id")["date_of_birth"]
+    assert births["Z1"] == "0999-12-31"
+    hours = copied.timesheets.loc[copied.timesheets["employee_id"] == "Z1", "hours"]
+    assert sorted(hours) == sorted(["0", "0.25", "12.5", "8", "0", "999.99", "7.5", "10"])
+
+
+def test_postgres_copy_path_falls_back_for_types_it_does_not_render(
+    sample: SampleErp, pg_engine: sa.Engine, as_of: date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_erp(sample, pg_engine)
+    copied = extract_snapshot(pg_engine, as_of=as_of)
+    monkeypatch.setattr(extract_module, "_PG_OIDS", frozenset())
+    fetched = extract_snapshot(pg_engine, as_of=as_of)
+    for name in SORT_KEYS:
+        pd.testing.assert_frame_equal(getattr(copied, name), getattr(fetched, name))
+
+
+@pytest.mark.parametrize("path", ["copy", "rows"])
+def test_postgres_dates_python_cannot_hold_fail_on_both_paths(
+    sample: SampleErp,
+    pg_engine: sa.Engine,
+    as_of: date,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+) -> None:
+    write_erp(sample, pg_engine)
+    first = sample.tables["hr_employee"][0]
+    with pg_engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE hr_employee SET birth_date = 'infinity' WHERE emp_no = :emp_no"),
+            {"emp_no": first["emp_no"]},
+        )
+    if path == "rows":
+        monkeypatch.setattr(extract_module, "_read_postgres_copy", lambda *_, **__: None)
+    with pytest.raises(
+        ExtractError, match=r"extract_employees\.sql failed \(DataError\)"
+    ) as caught:
+        extract_snapshot(pg_engine, as_of=as_of)
+    assert first["family_name"] not in str(caught.value)
+
+
+def test_column_rendering_equals_value_by_value_rendering() -> None:
+    odd: list[Any] = [
+        None,
+        "x",
+        "",
+        True,
+        False,
+        1,
+        0,
+        1.0,
+        -0.0,
+        2**60,
+        float(2**60),
+        1e-05,
+        1e16,
+        float("nan"),
+        Decimal("4.50"),
+        Decimal("8.00"),
+        Decimal("-0"),
+        Decimal("1E+2"),
+        Decimal("NaN"),
+        date(999, 12, 31),
+        date(2024, 4, 1),
+        datetime(2024, 4, 1),
+        datetime(2024, 4, 1, 9, 30),
+        datetime(2024, 4, 1, 12, tzinfo=UTC),
+        datetime(2024, 4, 1, 21, tzinfo=timezone(timedelta(hours=9))),
+        b"bytes",
+        memoryview(b"view"),
+    ]
+    samples = [
+        odd,
+        [value for value in odd if isinstance(value, str | Decimal) or value is None],
+        [value for value in odd if type(value) in (int, float) or value is None],
+        [value for value in odd if type(value) is float],
+        [value for value in odd if type(value) in (bool, int)],
+        [value for value in odd if isinstance(value, date)] * 3,
+        ["a", None, "b"],
+        [],
+    ]
+    for values in samples:
+        rendered = _text_column(values)
+        assert rendered.dtype == object
+        assert list(rendered) == [_as_text(value) for value in values]

@@ -392,3 +392,123 @@ def test_warehouse_engine_picks_psycopg_and_keeps_query_options() -> None:
     memory = warehouse_engine("duckdb:///:memory:")
     apply_migrations(memory)
     assert apply_migrations(memory) == []
+
+
+# Text that CSV (PostgreSQL COPY) and the DuckDB scan must carry unchanged, "" distinct from NULL.
+AWKWARD_TEXT = [
+    'a "quoted", comma',
+    "line\nbreak and\r\nCRLF",
+    "\\.",
+    "back\\slash \\N NULL",
+    "",
+    "   ",
+    "tab\there",
+    "日本語の説明",
+    None,
+]
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["bulk", "executemany"])
+def test_text_is_stored_exactly_as_given(warehouse: sa.Engine, native: bool) -> None:
+    rows_in = [
+        finding(f"t{position}", detail=text, owner=text)  # type: ignore[arg-type]
+        for position, text in enumerate(AWKWARD_TEXT)
+    ]
+    rejects = quarantine(1, 2)
+    rejects["reasons"] = ["", 'say "no"\nplease']
+    load_run(warehouse, run_record(DAY1), findings(*rows_in), rejects, native=native)
+
+    with warehouse.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT discrepancy_id, detail, compliance_owner FROM discrepancies "
+            "ORDER BY discrepancy_id"
+        ).all()
+        reasons = conn.exec_driver_sql("SELECT reasons FROM quarantine ORDER BY row_number").all()
+    assert [tuple(row) for row in stored] == [
+        (f"t{position}", text, text) for position, text in enumerate(AWKWARD_TEXT)
+    ]
+    assert [row[0] for row in reasons] == ["", 'say "no"\nplease']
+
+
+def test_owner_changes_and_reopens_are_refreshed_and_reruns_change_nothing(
+    warehouse: sa.Engine,
+) -> None:
+    # Known findings refresh in two statements (with or without the status/owner index columns).
+    load_run(warehouse, run_record(DAY1), findings(finding("a"), finding("b")), quarantine())
+    load_run(
+        warehouse,
+        run_record(DAY2),
+        findings(finding("a", owner="hr-z@example.com"), finding("b", detail="changed")),
+        quarantine(),
+    )
+    assert discrepancy(warehouse, "a")["compliance_owner"] == "hr-z@example.com"
+    assert (
+        discrepancy(warehouse, "b")["compliance_owner"],
+        discrepancy(warehouse, "b")["detail"],
+    ) == (
+        "hr-a@example.com",
+        "changed",
+    )
+    load_run(warehouse, run_record(DAY3), findings(), quarantine())
+    day4 = run_record(date(2026, 11, 28))
+    result = load_run(
+        warehouse, day4, findings(finding("a", owner=None), finding("b")), quarantine()
+    )
+    assert result.reopened_ids == ("a", "b")
+    a, b = discrepancy(warehouse, "a"), discrepancy(warehouse, "b")
+    assert (a["status"], a["compliance_owner"], a["reopened_on"], a["resolved_on"]) == (
+        "open",
+        None,
+        day4.as_of,
+        None,
+    )
+    assert (b["status"], b["compliance_owner"], b["detail"], b["last_seen_on"]) == (
+        "open",
+        "hr-a@example.com",
+        "period of stay expired",
+        day4.as_of,
+    )
+    before = snapshot(warehouse)
+    again = load_run(
+        warehouse, day4, findings(finding("a", owner=None), finding("b")), quarantine()
+    )
+    assert again == result
+    assert snapshot(warehouse) == before
+
+
+def test_employees_in_shards_and_chunks_load_like_one_frame(
+    warehouse: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = pd.DataFrame(
+        [
+            {
+                **dict.fromkeys(load_module._EMPLOYEE_INPUT_COLUMNS),
+                "employee_id": f"E{number}",
+                "full_name": "NGUYEN VAN AN",
+                "residence_card_number": f"AB{number:08d}CD",
+                "hire_date": date(2020, 1, number),
+                "employment_insured": number % 2 == 0,
+            }
+            for number in range(1, 8)
+        ]
+    )
+    load_run(warehouse, run_record(DAY1), findings(), quarantine(), employees=frame)
+    whole = rows(warehouse, "employee_snapshots")
+
+    monkeypatch.setattr(load_module, "_SNAPSHOT_CHUNK_ROWS", 2)
+    monkeypatch.setattr(load_module, "_COPY_BATCH_ROWS", 1)
+    shards = (frame.iloc[start : start + 3] for start in (0, 3, 6))
+    load_run(warehouse, run_record(DAY1), findings(), quarantine(), employees=shards)
+    assert rows(warehouse, "employee_snapshots") == whole
+    assert len(whole) == 7
+
+    before = snapshot(warehouse)
+    with pytest.raises(LoadError, match="rolled back"):  # E3 in two shards
+        load_run(
+            warehouse,
+            run_record(DAY1),
+            findings(),
+            quarantine(),
+            employees=iter([frame.iloc[:3], frame.iloc[2:]]),
+        )
+    assert snapshot(warehouse) == before

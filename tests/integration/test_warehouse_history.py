@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from zairyu_sync import load as load_module
 from zairyu_sync.canonical import (
     EMPLOYEE_COLUMNS,
     FINDING_COLUMNS,
@@ -24,13 +25,22 @@ from zairyu_sync.canonical import (
 )
 from zairyu_sync.errors import LoadError
 from zairyu_sync.load import (
+    ISA_STATUS_COLUMNS,
+    SNAPSHOT_COLUMNS,
     LoadResult,
     RunRecord,
     apply_migrations,
+    employee_snapshot_frame,
+    isa_status_frame,
     load_run,
     warehouse_engine,
 )
-from zairyu_sync.pii import tokenise_card_number
+from zairyu_sync.pii import (
+    mask_card_number,
+    mask_name,
+    tokenise_card_number,
+    tokenise_card_numbers,
+)
 from zairyu_sync.sqlfiles import load_sql, split_statements
 
 pytestmark = pytest.mark.integration
@@ -536,3 +546,201 @@ def test_migration_seeds_the_history_of_findings_recorded_before_it(tmp_path: Pa
         assert runs == []
     finally:
         engine.dispose()
+
+
+# --- the snapshot and ISA rows are the per-value conversions, whatever the frame's dtypes -------
+
+#: Whitespace Python strips and splits on but ASCII tools may not (U+001C..U+001F, NEL, NBSP,
+#: ideographic space), non-ASCII text, blanks and every kind of missing value.
+AWKWARD = [
+    "  padded\t",
+    "\x1cFS\x1f",
+    "\u3000全角\u3000",
+    "\x85NEL",
+    "\xa0nbsp",
+    "",
+    "   ",
+    None,
+    float("nan"),
+    pd.NA,
+    "ÄÖÜ",
+    "日本 太郎",
+    "plain",
+]
+NAMES = [
+    "NGUYEN  VAN\tAN",
+    " MARIA SANTOS CRUZ ",
+    "A\x1cB\x1dC",
+    "Ｎｇｕｙｅｎ Ｖａｎ",
+    "ÉMILE ZOLA",
+    "EM\u2003SPACE",
+    "\vVT\fFF",
+    "X",
+]
+CARDS = ["AB12345678CD", " ab1 ", "XYZ", "ABCD", "日本語カード", "\u3000AB12345678CD\u3000"]
+TEXT_DATES = [
+    "2026-01-05",
+    " 2026-01-05 ",
+    "2026-01-05T23:59:59",
+    "2026-01-05junk",
+    "1969-12-31",
+    "0001-01-01",
+    "9999-12-31",
+    "2024-02-29",
+    "",
+    None,
+]
+TEXT_FLAGS = ["yes", " N ", "1", "f", "TRUE", "", None, True, False]
+
+
+def reference_snapshot(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The snapshot rows by the per-value conversions (the definition the load must keep)."""
+    values = {column: frame[column].tolist() for column in frame.columns}
+    rows: list[dict[str, Any]] = []
+    for position in range(len(frame)):
+        row: dict[str, Any] = {}
+        for column in SNAPSHOT_COLUMNS[:16]:
+            value = values[column][position]
+            if column in load_module._SNAPSHOT_DATES:
+                row[column] = load_module._as_date(value)
+            elif column in load_module._SNAPSHOT_BOOLS:
+                row[column] = load_module._as_bool(value)
+            else:
+                row[column] = load_module._as_text(value)
+        card = load_module._as_text(values["residence_card_number"][position])
+        row["card_token"] = tokenise_card_number(card)
+        row["card_masked"] = mask_card_number(card) or None
+        row["name_masked"] = mask_name(load_module._as_text(values["full_name"][position])) or None
+        born = load_module._as_date(values["date_of_birth"][position])
+        row["birth_year"] = None if born is None else born.year
+        rows.append(row)
+    return rows
+
+
+def typed_rows(frame: pd.DataFrame) -> list[list[tuple[str, type, Any]]]:
+    return [
+        [(column, type(value), value) for column, value in row.items()]
+        for row in frame.to_dict("records")
+    ]
+
+
+def cycle(values: list[Any], size: int, shift: int = 0) -> list[Any]:
+    return [values[(position + shift) % len(values)] for position in range(size)]
+
+
+def awkward_employees(size: int, *, typed: bool) -> pd.DataFrame:
+    frame = pd.DataFrame({"employee_id": [f"E{position}" for position in range(size)]})
+    for shift, column in enumerate(EMPLOYEE_COLUMNS):
+        if column == "employee_id":
+            continue
+        if column == "full_name":
+            frame[column] = cycle(NAMES + AWKWARD, size, shift)
+        elif column == "residence_card_number":
+            frame[column] = cycle(CARDS + AWKWARD, size, shift)
+        elif column in load_module._SNAPSHOT_DATES or column == "date_of_birth":
+            frame[column] = cycle(TEXT_DATES, size, shift)
+        elif column in load_module._SNAPSHOT_BOOLS:
+            frame[column] = cycle(TEXT_FLAGS, size, shift)
+        else:
+            frame[column] = pd.Series(cycle(AWKWARD, size, shift), dtype=object)
+    if typed:
+        for shift, column in enumerate(frame.columns):
+            if column in load_module._SNAPSHOT_DATES or column == "date_of_birth":
+                moments = cycle(
+                    ["1960-05-05 13:00:00", "1969-12-31 23:59:59", None, "2026-01-01 00:00:01"],
+                    size,
+                    shift,
+                )
+                frame[column] = pd.to_datetime(pd.Series(moments), format="ISO8601")
+            elif column in load_module._SNAPSHOT_BOOLS:
+                frame[column] = pd.array(cycle([True, False, None], size), dtype="boolean")
+            else:
+                frame[column] = frame[column].astype("str")
+        frame["hire_date"] = frame["hire_date"].dt.tz_localize("Asia/Tokyo")  # local dates
+    return frame
+
+
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "text"])
+def test_snapshot_rows_are_the_per_value_conversions(typed: bool) -> None:
+    frame = awkward_employees(97, typed=typed)
+
+    assert typed_rows(employee_snapshot_frame(frame)) == typed_rows(
+        pd.DataFrame(reference_snapshot(frame), columns=list(SNAPSHOT_COLUMNS), dtype=object)
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("hire_date", "2026-02-30", "not an ISO date: '2026-02-30'"),
+        ("hire_date", "0000-01-01", "not an ISO date: '0000-01-01'"),
+        ("card_valid_until", "soon", "not an ISO date: 'soon'"),
+        ("employment_insured", "perhaps", "not a boolean: 'perhaps'"),
+    ],
+)
+def test_a_value_that_does_not_convert_is_refused_as_before(
+    column: str, value: str, message: str
+) -> None:
+    frame = awkward_employees(13, typed=False)
+    frame.loc[7, column] = value
+    with pytest.raises(LoadError, match=message):
+        reference_snapshot(frame)
+    with pytest.raises(LoadError, match=message):
+        employee_snapshot_frame(frame)
+
+
+UPDATED_AT = [
+    "2026-11-20T10:00:00+09:00",
+    "2026-11-20 10:00:00Z",
+    "2026-11-20T10:00:00.5-05:30",
+    "2026-11-20T10:00:00.123456789+00:00",
+    " 2026-11-20T10:00:00 ",
+    "2026-11-20",
+    "20261120T100000",
+    "1650-01-01T00:00:00+14:00",
+    "2026-11-20T10:00",
+]
+
+
+def test_isa_rows_are_the_per_value_conversions() -> None:
+    size = 40
+    frame = pd.DataFrame({column: [None] * size for column in ISA_APPLICATION_COLUMNS})
+    frame["receipt_number"] = [f" 2026-TKY-{position:07d}" for position in range(size)]
+    frame["status"] = cycle(["RECEIVED", "\u3000PERMITTED", "DENIED "], size)
+    frame["updated_at"] = cycle(UPDATED_AT, size)
+    for shift, column in enumerate(("filed_on", "decided_on", "granted_period_expiry")):
+        frame[column] = cycle(TEXT_DATES, size, shift)
+    frame["application_type"] = cycle(AWKWARD, size)
+    frame["granted_status"] = cycle(AWKWARD, size, 3)
+    frame["applicant_residence_card_number"] = cycle(CARDS + AWKWARD, size)
+    values = {column: frame[column].tolist() for column in frame.columns}
+    expected = []
+    for position in range(size):
+        row: dict[str, Any] = {}
+        for column in ISA_STATUS_COLUMNS[:8]:
+            value = values[column][position]
+            if column == "updated_at":
+                row[column] = load_module._as_utc_timestamp(value)
+            elif column in load_module._ISA_DATES:
+                row[column] = load_module._as_date(value)
+            else:
+                row[column] = load_module._as_text(value)
+        card = load_module._as_text(values["applicant_residence_card_number"][position])
+        row["applicant_card_token"] = tokenise_card_number(card)
+        row["applicant_card_masked"] = mask_card_number(card) or None
+        expected.append(row)
+
+    assert typed_rows(isa_status_frame(frame)) == typed_rows(
+        pd.DataFrame(expected, columns=list(ISA_STATUS_COLUMNS), dtype=object)
+    )
+    frame.loc[5, "updated_at"] = "2026-11-20T24:00:00+09:00"
+    with pytest.raises(LoadError, match="not an ISO timestamp"):
+        isa_status_frame(frame)
+
+
+@pytest.mark.parametrize(
+    "key", [None, b"", b"k", b"k" * 64, b"k" * 65, "鍵".encode()], ids=lambda key: repr(key)[:12]
+)
+def test_column_tokens_are_the_single_value_tokens(key: bytes | None) -> None:
+    cards = [card for card in [*CARDS, *AWKWARD, "AB12345678CD"] if card is not pd.NA]
+    assert tokenise_card_numbers(cards, key) == [tokenise_card_number(c, key) for c in cards]

@@ -17,7 +17,7 @@ from zairyu_sync.errors import (
     ImmigrationApiResponseError,
     ImmigrationApiUnavailable,
 )
-from zairyu_sync.immigration import HttpImmigrationClient, fetch_isa_applications
+from zairyu_sync.immigration import Application, HttpImmigrationClient, fetch_isa_applications
 from zairyu_sync.immigration.client import parse_retry_after
 
 pytestmark = pytest.mark.unit
@@ -93,7 +93,14 @@ class FakeApi:
 
 
 def make_client(api: FakeApi, sleeps: list[float], **kwargs: object) -> HttpImmigrationClient:
-    options: dict[str, object] = {"max_attempts": 4, "max_backoff_seconds": 8.0}
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    options: dict[str, object] = {
+        "max_attempts": 4,
+        "max_backoff_seconds": 8.0,
+        "async_sleep": record,
+    }
     options.update(kwargs)
     return HttpImmigrationClient(
         BASE_URL,
@@ -419,3 +426,179 @@ def test_parse_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("Wed, 25 Nov 2026 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+# --- concurrent batch lookups (get_applications, list_and_get_applications) ------------------
+
+
+class SlowLookups:
+    """An async MockTransport handler: lookups take a while, one receipt answers ``bad``.
+
+    Records which lookups started and which were answered, so a test can tell that the first
+    error cancelled the lookups still in flight and that the queued ones were never sent.
+    """
+
+    def __init__(self, bad_receipt: str, bad: httpx.Response, *, delay: float = 0.5) -> None:
+        self.bad_receipt = bad_receipt
+        self.bad = bad
+        self.delay = delay
+        self.started: list[str] = []
+        self.answered: list[str] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        if request.url.path == "/v1/auth/token":
+            return token_response()
+        receipt = request.url.path.rsplit("/", 1)[-1]
+        self.started.append(receipt)
+        if receipt == self.bad_receipt:  # fails at once, while the others are in flight
+            return self.bad
+        await asyncio.sleep(self.delay)
+        self.answered.append(receipt)
+        return httpx.Response(200, json=application(receipt))
+
+
+def batch_client(handler: Route | SlowLookups, **kwargs: object) -> HttpImmigrationClient:
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    options: dict[str, object] = {
+        "max_concurrency": 4,
+        "max_attempts": 2,
+        "max_requests_per_second": 10_000.0,
+        "async_sleep": no_sleep,
+    }
+    options.update(kwargs)
+    return HttpImmigrationClient(
+        BASE_URL,
+        "org-client",
+        "org-secret",
+        transport=httpx.MockTransport(lambda request: error(500, "unused")),
+        async_transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+        sleep=lambda seconds: None,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+RECEIPTS = [f"R-{index:02d}" for index in range(40)]
+
+
+def test_batch_404_without_contract_body_is_not_trusted() -> None:
+    handler = SlowLookups("R-02", httpx.Response(404, text="Not Found"))
+    with pytest.raises(ImmigrationApiResponseError, match="base URL"):
+        batch_client(handler).get_applications(RECEIPTS)
+
+
+def test_batch_404_with_contract_body_is_none() -> None:
+    handler = SlowLookups("R-02", error(404, "not_found"), delay=0.0)
+    found = batch_client(handler).get_applications(RECEIPTS[:6])
+    assert list(found) == RECEIPTS[:6]
+    assert found["R-02"] is None
+    assert all(found[receipt] is not None for receipt in RECEIPTS[:6] if receipt != "R-02")
+
+
+def test_batch_contract_breaking_body_raises_without_applicant_data() -> None:
+    broken = {**application("R-02"), "status": "DECIDED_MAYBE"}
+    handler = SlowLookups("R-02", httpx.Response(200, json=broken))
+    with pytest.raises(ImmigrationApiResponseError, match="breaks the contract") as caught:
+        batch_client(handler).get_applications(RECEIPTS)
+    message = str(caught.value)
+    assert "status" in message
+    assert NAME not in message and CARD not in message and "DECIDED_MAYBE" not in message
+
+
+def test_batch_answer_for_another_receipt_raises() -> None:
+    handler = SlowLookups("R-02", httpx.Response(200, json=application("R-99")))
+    with pytest.raises(ImmigrationApiResponseError, match="different receipt number"):
+        batch_client(handler).get_applications(RECEIPTS)
+
+
+def test_batch_first_error_cancels_the_rest() -> None:
+    handler = SlowLookups("R-01", httpx.Response(200, json=application("R-99")))
+    client = batch_client(handler)
+    with pytest.raises(ImmigrationApiResponseError, match="different receipt number"):
+        client.get_applications(RECEIPTS)
+    # 4 lookups were in flight when R-01 failed: the other 3 were cancelled before their
+    # answers arrived, and none of the 36 queued receipt numbers was sent
+    assert sorted(handler.started) == ["R-00", "R-01", "R-02", "R-03"]
+    assert handler.answered == []
+    assert client.api_calls == 1 + 4  # login + the lookups sent
+
+
+class PagedListing:
+    """An async handler: a 3-page listing whose pages are slow, and quick receipt lookups."""
+
+    def __init__(self, *, bad_page: int | None = None) -> None:
+        self.events: list[str] = []
+        self.bad_page = bad_page
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        if request.url.path == "/v1/auth/token":
+            return token_response()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if request.url.path == "/v1/applications":
+                page = int(request.url.params.get("page_token", "0"))
+                await asyncio.sleep(0.2)
+                self.events.append(f"page {page}")
+                if page == self.bad_page:
+                    return httpx.Response(200, json={"items": [{"receipt_number": 1}]})
+                items = [application(f"L-{page}")]
+                token = str(page + 1) if page < 2 else None
+                return httpx.Response(200, json={"items": items, "next_page_token": token})
+            receipt = request.url.path.rsplit("/", 1)[-1]
+            await asyncio.sleep(0.001)
+            self.events.append(receipt)
+            if receipt.startswith("U-"):
+                return error(404, "not_found")
+            return httpx.Response(200, json=application(receipt))
+        finally:
+            self.in_flight -= 1
+
+
+def test_lookups_overlap_the_listing_and_after_listing_follows_it() -> None:
+    handler = PagedListing()
+    seen: list[list[str]] = []
+
+    def after(listed: list[Application]) -> list[str]:
+        seen.append([app.receipt_number for app in listed])
+        return ["U-1", "P-1", "L-0", "P-2"]  # P-1 was looked up already: not repeated
+
+    early = [f"P-{index}" for index in range(1, 9)]
+    listed, found = batch_client(handler, max_concurrency=3).list_and_get_applications(
+        early, after_listing=after
+    )
+    assert [app.receipt_number for app in listed] == ["L-0", "L-1", "L-2"]
+    assert seen == [["L-0", "L-1", "L-2"]]
+    assert list(found) == [*early, "U-1", "L-0"]
+    assert found["U-1"] is None and found["L-0"] is not None
+    assert handler.events.count("P-1") == 1
+    # every early lookup was answered before the listing's first page, the late ones after
+    # the last page; the listing held one of the three slots all along
+    assert handler.events.index("page 0") > max(handler.events.index(p) for p in early)
+    assert handler.events.index("U-1") > handler.events.index("page 2")
+    assert handler.max_in_flight <= 3
+
+
+def test_a_broken_listing_page_cancels_the_lookups() -> None:
+    handler = PagedListing(bad_page=1)
+    after_calls: list[int] = []
+    client = batch_client(handler, max_concurrency=2)
+    with pytest.raises(ImmigrationApiResponseError, match="ApplicationPage"):
+        client.list_and_get_applications(
+            [f"P-{index}" for index in range(1000)],
+            after_listing=lambda listed: after_calls.append(len(listed)) or [],
+        )
+    assert after_calls == []
+    assert sum(1 for event in handler.events if event.startswith("P-")) < 1000
+
+
+def test_list_and_get_refuses_a_naive_updated_since() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        batch_client(PagedListing()).list_and_get_applications(updated_since=datetime.now())

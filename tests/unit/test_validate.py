@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.factories import CARD, NAME, employee
 from zairyu_sync.canonical import (
@@ -19,6 +21,9 @@ from zairyu_sync.config import project_path
 from zairyu_sync.errors import InputError
 from zairyu_sync.validate import (
     ValidationOutcome,
+    _normalise,
+    _SuiteRunner,
+    _valid_text,
     load_suite,
     validate_snapshot,
 )
@@ -316,3 +321,146 @@ def test_suites_load_from_json_without_ids(name: str) -> None:
     suite = load_suite(name)
     assert suite.name == name
     assert len(suite.expectations) == len(raw["expectations"])
+
+
+# --- per-value evaluation, vectorised normalisation, the cached GX context ------------------------
+
+
+def _old_normalise(series: pd.Series, column: str) -> pd.Series:
+    """The value-by-value normalisation the vectorised one must reproduce exactly."""
+    text = series.map(_valid_text, na_action="ignore").astype("string").str.strip()
+    if column in ("residence_card_number", "nationality"):
+        text = text.str.normalize("NFKC").str.strip().str.upper()
+    elif column in ("employment_status", "is_long_vacation"):
+        text = text.str.lower()
+    text = text.mask(text == "")
+    return text.astype(object).where(text.notna(), None)
+
+
+ODD_VALUES: list[Any] = [
+    " a ",
+    "NUL\x00in",
+    "bell\x07 ",
+    "c1\x85x",
+    "A",
+    "a",
+    "\u3000ＡＢ１２\u3000",
+    "\x1c x \x1f",
+    "\u00a0nb\u00a0",
+    "",
+    "   ",
+    "A\ud800B",
+    "\ud800",
+    "😀",
+    "Straße",
+    "ǅ",
+    None,
+    float("nan"),
+    pd.NA,
+    pd.NaT,
+    True,
+    1,
+    1.0,
+    3.5,
+    date(2024, 4, 1),
+]
+
+
+@pytest.mark.parametrize(
+    "column", ["full_name", "nationality", "residence_card_number", "employment_status"]
+)
+@pytest.mark.parametrize("only_text", [True, False])
+def test_vectorised_normalisation_equals_the_value_by_value_rules(
+    column: str, only_text: bool
+) -> None:
+    values = [v for v in ODD_VALUES if not only_text or v is None or isinstance(v, str)]
+    series = pd.Series(values * 3, index=range(10, 10 + 3 * len(values)), dtype=object)
+    got, control = _normalise(series, column)
+    expected = _old_normalise(series, column)
+    pd.testing.assert_series_equal(got, expected)
+    assert {type(value) for value in got} <= {str, type(None)}
+    assert control.tolist() == [
+        value is not None and any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value)
+        for value in expected
+    ]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=8),
+            st.sampled_from(ODD_VALUES),
+            st.integers(-3, 3),
+            st.booleans(),
+        ),
+        max_size=40,
+    )
+)
+def test_normalisation_property(values: list[Any]) -> None:
+    series = pd.Series(values, dtype=object)
+    for column in ("full_name", "nationality", "employment_status"):
+        pd.testing.assert_series_equal(
+            _normalise(series, column)[0], _old_normalise(series, column)
+        )
+
+
+def test_repeated_values_are_flagged_on_every_row_holding_them() -> None:
+    """Per-value expectations see distinct values; each verdict reaches every row with it."""
+    good = {"employee_id": "E1", "hours": "8", "is_long_vacation": "false"}
+    rows = [{**good, "work_date": f"2026-11-{day:02d}"} for day in range(1, 29)] * 3
+    bad = {  # 1-based row -> the row's bad value and the reason it must get
+        5: ("work_date", "2026-02-30", "DATE_UNPARSEABLE"),
+        40: ("work_date", "2026-02-30", "DATE_UNPARSEABLE"),
+        7: ("hours", "25", "HOURS_INVALID"),
+        70: ("hours", "25", "HOURS_INVALID"),
+        9: ("hours", None, "HOURS_INVALID"),
+        80: ("hours", None, "HOURS_INVALID"),
+        11: ("is_long_vacation", "maybe", "BOOLEAN_INVALID"),
+        12: ("work_date", None, "WORK_DATE_MISSING"),
+    }
+    for row, (column, value, _) in bad.items():
+        rows[row - 1] = {**rows[row - 1], column: value}
+    outcome = run([employee("E1")], timesheets=rows)
+    assert reasons_by_row(outcome, "timesheets") == {
+        row: {reason} for row, (_, _, reason) in bad.items()
+    }
+    assert outcome.counts["timesheets"]["valid"] == len(rows) - len(bad)
+
+
+def test_a_column_with_few_values_beside_one_with_many() -> None:
+    """Short columns of the distinct-value batch are padded; padding is never reported."""
+    rows = [employee(f"E{i:03d}", hire_date=None if i == 7 else "2024-04-01") for i in range(60)]
+    rows[20]["nationality"] = "vn"
+    outcome = run(rows)
+    assert reasons_by_row(outcome) == {8: {"HIRE_DATE_MISSING"}, 21: {"NATIONALITY_INVALID"}}
+
+
+def test_repeated_calls_share_one_context_and_agree() -> None:
+    employees = [employee("E1"), employee("E2", nationality="vn"), employee("E2")]
+    first = run(employees, [application("E1")])
+    runner = _SuiteRunner.shared()
+    second = run(employees, [application("E1")])
+    assert _SuiteRunner.shared() is runner
+    pd.testing.assert_frame_equal(first.quarantine, second.quarantine)
+    pd.testing.assert_frame_equal(first.employees, second.employees)
+    assert first.counts == second.counts
+    # results are read and dropped, not kept in the context across runs
+    assert runner._context.validation_results_store.list_keys() == []
+
+
+def test_every_expectation_runs_in_exactly_one_part() -> None:
+    for table in ("employees", "applications", "timesheets"):
+        document = json.loads(project_path("expectations", f"{table}.json").read_text("utf-8"))
+        parts = _SuiteRunner.shared()._table_parts(table)
+        run_types = sorted(
+            (item.expectation_type, item.column)
+            for part in parts
+            for item in part.definition.suite.expectations
+        )
+        expected = sorted(
+            (item["type"], item["kwargs"].get("column")) for item in document["expectations"]
+        )
+        assert run_types == expected
+        kinds = [(part.per_value, part.nulls) for part in parts]
+        assert len(kinds) == len(set(kinds))

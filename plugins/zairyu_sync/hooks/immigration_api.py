@@ -9,7 +9,10 @@ Connection ``immigration_api`` (type ``http``):
   default 100), ``max_attempts`` (default 5), ``max_backoff_seconds`` (default 30),
   ``backoff_initial_seconds`` (default 0.5), ``max_requests_per_second`` (client-side rate
   limit, default 20), ``circuit_breaker_threshold`` (consecutive failed attempts before the
-  run fails, default 10), ``max_total_seconds`` (failure deadline, default 600).
+  run fails, default 10), ``max_total_seconds`` (failure deadline, default 600),
+  ``max_concurrency`` (receipt-number lookups in flight at once, default 8) and
+  ``rate_limit_burst`` (burst of the client's rate limiter, default one second's worth; keep it
+  below the API's own burst when ``max_requests_per_second`` equals the API's limit).
 
 Example::
 
@@ -37,8 +40,9 @@ _FLOAT_EXTRAS = (
     "backoff_initial_seconds",
     "max_requests_per_second",
     "max_total_seconds",
+    "rate_limit_burst",
 )
-_INT_EXTRAS = ("page_size", "max_attempts", "circuit_breaker_threshold")
+_INT_EXTRAS = ("page_size", "max_attempts", "circuit_breaker_threshold", "max_concurrency")
 
 
 class ImmigrationApiHook(BaseHook):

@@ -4,7 +4,10 @@
 * :mod:`.models` -- pydantic models of the contract's schemas.
 * :mod:`.client` -- :class:`ImmigrationStatusSource` (the adapter interface) and
   :class:`HttpImmigrationClient`.
-* :mod:`.sync` -- :func:`fetch_isa_applications`, the canonical ISA frame for the rules.
+* :mod:`.sync` -- :func:`fetch_isa_applications`, the canonical ISA frame for the rules, and
+  :func:`sync_isa_applications`, the same frame listed incrementally from a local mirror
+  (:mod:`.mirror`).
+* :mod:`.throughput` -- :func:`~.throughput.measure_isa_sync_throughput` for the benchmark.
 * :mod:`.simulator` -- a FastAPI simulator of the contract. Its names are imported lazily, so
   using the client does not import FastAPI or uvicorn.
 
@@ -17,8 +20,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from zairyu_sync.immigration.client import (
+    BatchImmigrationStatusSource,
     HttpImmigrationClient,
     ImmigrationStatusSource,
+    get_applications,
     parse_retry_after,
 )
 from zairyu_sync.immigration.models import (
@@ -32,7 +37,12 @@ from zairyu_sync.immigration.models import (
     TokenRequest,
     TokenResponse,
 )
-from zairyu_sync.immigration.sync import application_record, fetch_isa_applications
+from zairyu_sync.immigration.sync import (
+    SyncStats,
+    application_record,
+    fetch_isa_applications,
+    sync_isa_applications,
+)
 
 if TYPE_CHECKING:
     from zairyu_sync.immigration.simulator import (
@@ -54,19 +64,23 @@ __all__ = [
     "ApplicationPage",
     "ApplicationStatus",
     "ApplicationType",
+    "BatchImmigrationStatusSource",
     "ErrorBody",
     "ErrorDetail",
     "HttpImmigrationClient",
     "ImmigrationStatusSource",
     "SimulatorDataset",
     "SimulatorServer",
+    "SyncStats",
     "TokenRequest",
     "TokenResponse",
     "application_record",
     "create_app",
     "fetch_isa_applications",
+    "get_applications",
     "load_dataset",
     "parse_retry_after",
+    "sync_isa_applications",
 ]
 
 

@@ -25,6 +25,16 @@ Failure semantics of :class:`HttpImmigrationClient`:
 * Login is lazy and the token cached until shortly before it expires. A 401 on a call clears it
   and logs in again once; a second 401, or rejected credentials, raise
   :class:`~zairyu_sync.errors.ImmigrationApiAuthError`.
+* :meth:`HttpImmigrationClient.get_applications` looks receipt numbers up concurrently (async
+  httpx, at most ``max_concurrency`` requests in flight) with the same request/response handling
+  as the sequential methods: the same retries and ``Retry-After``, one shared rate limiter, one
+  shared circuit breaker, one login at a time (a 401 seen by several in-flight requests logs in
+  once). A ``Retry-After`` pauses every in-flight worker, not only the request that got it.
+  Failed attempts that were in flight together count once towards the breaker's consecutive
+  failures (a sequential client sees exactly the old count). The first error cancels the rest.
+* :meth:`HttpImmigrationClient.list_and_get_applications` runs the (sequential) listing on one
+  of those slots while the other slots already look receipt numbers up, then looks up those the
+  listing turned out to lack, with the same handling.
 * Every body is validated with :mod:`zairyu_sync.immigration.models`. A body that is not JSON or
   breaks the contract raises :class:`~zairyu_sync.errors.ImmigrationApiResponseError`; it is never
   turned into an empty result. That includes a 404 without the contract's error body (for
@@ -35,13 +45,16 @@ Logs carry counts, pages, paths and status codes, never applicant data.
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
 import email.utils
 import json as jsonlib
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NoReturn, Protocol, TypeVar
@@ -50,6 +63,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import (
+    AsyncRetrying,
     RetryCallState,
     RetryError,
     Retrying,
@@ -78,6 +92,7 @@ from zairyu_sync.immigration.models import (
 log = logging.getLogger(__name__)
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
+_T = TypeVar("_T")
 
 TOKEN_PATH = "/v1/auth/token"
 APPLICATIONS_PATH = "/v1/applications"
@@ -86,6 +101,10 @@ MAX_PAGE_SIZE = 500
 TOKEN_EXPIRY_MARGIN_SECONDS = 30.0
 #: Error code of a listing page token that is no longer valid (HTTP 410).
 PAGE_TOKEN_EXPIRED = "page_token_expired"
+#: Default number of concurrent requests of :meth:`HttpImmigrationClient.get_applications`.
+DEFAULT_MAX_CONCURRENCY = 8
+#: Logins one concurrent lookup may trigger at most (revoked tokens, see ``_arequest``).
+MAX_RELOGINS_PER_REQUEST = 5
 
 
 class ImmigrationStatusSource(Protocol):
@@ -102,6 +121,50 @@ class ImmigrationStatusSource(Protocol):
     def get_application(self, receipt_number: str) -> Application | None:
         """One application by receipt number, including personally filed ones; None if unknown."""
         ...
+
+
+class BatchImmigrationStatusSource(ImmigrationStatusSource, Protocol):
+    """A source that can look many receipt numbers up at once (for example concurrently)."""
+
+    def get_applications(self, receipt_numbers: Iterable[str]) -> dict[str, Application | None]:
+        """Look receipt numbers up; see :func:`get_applications` for the result's shape."""
+        ...
+
+
+def get_applications(
+    source: ImmigrationStatusSource, receipt_numbers: Iterable[str]
+) -> dict[str, Application | None]:
+    """Look up many receipt numbers through a source, concurrently when it supports it.
+
+    Uses the source's own ``get_applications`` batch method when it has one (as
+    :class:`HttpImmigrationClient` does), otherwise calls ``get_application`` once per receipt
+    number, in order (the sequential default every adapter gets for free).
+
+    Args:
+        source: the status API adapter.
+        receipt_numbers: receipt numbers (trimmed; blank ones are refused, repeats looked up once).
+
+    Returns:
+        Receipt number -> application, or None when the API does not know it; keys in the order
+        of first appearance.
+
+    Raises:
+        ValueError: a receipt number is blank.
+        ImmigrationApiError: (subclasses) the API could not be used or answered garbage.
+    """
+    receipts = _distinct_receipts(receipt_numbers)
+    batch = getattr(source, "get_applications", None)
+    if callable(batch):
+        found: dict[str, Application | None] = batch(receipts)
+        return {receipt: found[receipt] for receipt in receipts}
+    return {receipt: source.get_application(receipt) for receipt in receipts}
+
+
+def _distinct_receipts(receipt_numbers: Iterable[str]) -> list[str]:
+    receipts = [receipt.strip() for receipt in receipt_numbers]
+    if any(not receipt for receipt in receipts):
+        raise ValueError("receipt numbers must not be empty")
+    return list(dict.fromkeys(receipts))
 
 
 class _RetryableStatus(Exception):
@@ -153,17 +216,34 @@ class TokenBucket:
         self._lock = threading.Lock()
         self.waited_seconds = 0.0
 
-    def acquire(self) -> float:
-        """Take one token, waiting until one is available; returns the seconds waited."""
+    def reserve(self) -> float:
+        """Take one token now and return how long the caller must wait before using it.
+
+        Tokens taken while the bucket is empty are reservations of future tokens, so concurrent
+        callers (threads or asyncio tasks) that each wait their returned time never exceed the
+        rate together.
+        """
         with self._lock:
             now = self._clock()
             self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
             self._at = now
             self._tokens -= 1.0
             wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-        if wait > 0:
             self.waited_seconds += wait
+        return wait
+
+    def acquire(self) -> float:
+        """Take one token, waiting until one is available; returns the seconds waited."""
+        wait = self.reserve()
+        if wait > 0:
             self._sleep(wait)
+        return wait
+
+    async def acquire_async(self) -> float:
+        """:meth:`acquire` for asyncio tasks (waits with ``asyncio.sleep``)."""
+        wait = self.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)
         return wait
 
 
@@ -238,21 +318,32 @@ class HttpImmigrationClient:
         max_attempts: attempts per request, the first included (>= 1).
         max_backoff_seconds: cap of the exponential backoff, and the longest ``Retry-After``
             the client is willing to wait.
-        transport: an httpx transport (tests pass ``httpx.MockTransport``).
+        transport: an httpx transport (tests pass ``httpx.MockTransport``, which also serves
+            the async batch lookups unless ``async_transport`` is given).
         sleep: how to wait between attempts (tests pass a recorder).
         backoff_initial_seconds: first backoff step; it doubles per attempt, plus up to this
             much random jitter.
-        max_requests_per_second: client-side rate limit (token bucket, burst of the same size).
+        max_requests_per_second: client-side rate limit (token bucket), shared by every
+            request, concurrent ones included.
         circuit_breaker_threshold: consecutive failed attempts, across requests, after which
             the circuit opens and every request fails at once.
         max_total_seconds: once this much time has passed since the first request, a failed
             attempt opens the circuit instead of being retried (None: no deadline).
         clock: monotonic clock for the deadline and the rate limiter (tests).
+        max_concurrency: requests in flight at most in :meth:`get_applications` (1 looks the
+            receipt numbers up one by one on the synchronous connection).
+        rate_limit_burst: burst size of the client's token bucket (default: one second's worth,
+            ``max(1, max_requests_per_second)``). Keep it below the server's burst when the
+            client's rate equals the server's limit, so that network jitter never bunches
+            requests into a 429.
+        async_transport: an httpx async transport for :meth:`get_applications` (tests).
+        async_sleep: how the async lookups wait between attempts (tests pass a recorder).
 
     Attributes:
         api_calls: HTTP requests sent so far (logins and retries included).
         failed_attempts: attempts that failed transiently (5xx, 429, transport, malformed).
         rate_limiter: the client's :class:`TokenBucket`.
+        max_concurrency: see the argument.
     """
 
     def __init__(
@@ -272,6 +363,10 @@ class HttpImmigrationClient:
         circuit_breaker_threshold: int = 10,
         max_total_seconds: float | None = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        rate_limit_burst: float | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        async_sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
@@ -290,22 +385,33 @@ class HttpImmigrationClient:
             )
         if max_total_seconds is not None and max_total_seconds <= 0:
             raise ConfigError(f"max_total_seconds must be positive, got {max_total_seconds}")
+        if max_concurrency < 1:
+            raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        if rate_limit_burst is not None and rate_limit_burst < 1:
+            raise ConfigError(f"rate_limit_burst must be at least 1, got {rate_limit_burst}")
         self.base_url = str(url).rstrip("/")
+        self.client_id = client_id
         self.page_size = page_size
         self.max_attempts = max_attempts
         self.max_backoff_seconds = max_backoff_seconds
+        self.max_concurrency = max_concurrency
         self.api_calls = 0
         self.failed_attempts = 0
         self.circuit_breaker_threshold = circuit_breaker_threshold
         self.max_total_seconds = max_total_seconds
-        self.rate_limiter = TokenBucket(max_requests_per_second, clock=clock)
+        self.rate_limiter = TokenBucket(
+            max_requests_per_second, capacity=rate_limit_burst, clock=clock
+        )
+        self._timeout = timeout
         self._clock = clock
         self._started_at: float | None = None
         self._consecutive_failures = 0
+        self._failure_epoch = 0
+        self._resume_at = 0.0
         self._circuit_open_reason: str | None = None
-        self._client_id = client_id
         self._client_secret = client_secret
         self._sleep = sleep
+        self._async_sleep = async_sleep or asyncio.sleep
         self._backoff = wait_exponential_jitter(
             initial=backoff_initial_seconds,
             max=max_backoff_seconds,
@@ -313,6 +419,10 @@ class HttpImmigrationClient:
         )
         self._token: str | None = None
         self._token_expires_at = 0.0
+        self._proven_token: str | None = None
+        if async_transport is None and isinstance(transport, httpx.AsyncBaseTransport):
+            async_transport = transport
+        self._async_transport = async_transport
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
@@ -333,62 +443,11 @@ class HttpImmigrationClient:
             ValueError: ``updated_since`` has no timezone.
             ImmigrationApiError: (subclasses) see the module docstring.
         """
-        params: dict[str, str | int] = {"page_size": self.page_size}
-        if updated_since is not None:
-            if updated_since.tzinfo is None:
-                raise ValueError("updated_since must be timezone-aware")
-            params["updated_since"] = updated_since.isoformat()
-        seen_tokens: set[str] = set()
-        yielded: set[tuple[str, datetime]] = set()
-        restarted = False
-        pages = items = 0
-        while True:
-            response = self._request("GET", APPLICATIONS_PATH, params=params)
-            if response.status_code == 410 and _error_code(response) == PAGE_TOKEN_EXPIRED:
-                if restarted:
-                    raise ImmigrationApiError(
-                        f"{APPLICATIONS_PATH}: the page token expired again after restarting "
-                        f"the listing (page {pages + 1})"
-                    )
-                restarted = True
-                log.warning(
-                    "ISA listing page token expired after %d page(s); restarting the listing",
-                    pages,
-                )
-                params.pop("page_token", None)
-                seen_tokens.clear()
-                continue
-            if response.status_code != 200:
-                self._raise_unexpected(response, APPLICATIONS_PATH)
-            page = self._parse(response, ApplicationPage, APPLICATIONS_PATH)
-            pages += 1
-            if len(page.items) > self.page_size:
-                raise ImmigrationApiResponseError(
-                    f"page {pages} has {len(page.items)} items, more than page_size "
-                    f"{self.page_size}"
-                )
-            if updated_since is not None and any(
-                item.updated_at < updated_since for item in page.items
-            ):
-                raise ImmigrationApiResponseError(
-                    f"page {pages} holds applications updated before updated_since"
-                )
-            log.debug("applications page %d: %d items", pages, len(page.items))
-            for item in page.items:
-                key = (item.receipt_number, item.updated_at)
-                if key in yielded:
-                    continue
-                yielded.add(key)
-                items += 1
-                yield item
-            token = page.next_page_token
-            if token is None:
-                break
-            if token in seen_tokens:
-                raise ImmigrationApiResponseError(f"paging repeats a page token after page {pages}")
-            seen_tokens.add(token)
-            params["page_token"] = token
-        log.info("listed %d ISA applications in %d page(s)", items, pages)
+        listing = _Listing(self.page_size, updated_since)
+        while not listing.done:
+            response = self._request("GET", APPLICATIONS_PATH, params=listing.params)
+            yield from listing.accept(response)
+        listing.log_done()
 
     def get_application(self, receipt_number: str) -> Application | None:
         """One application by receipt number; None when the API answers 404 (unknown).
@@ -400,26 +459,94 @@ class HttpImmigrationClient:
         receipt = receipt_number.strip()
         if not receipt:
             raise ValueError("receipt_number must not be empty")
-        path = f"{APPLICATIONS_PATH}/{quote(receipt, safe='')}"
-        response = self._request("GET", path)
-        if response.status_code == 404:
-            try:
-                ErrorBody.model_validate_json(response.content)
-            except ValidationError as exc:
-                raise ImmigrationApiResponseError(
-                    f"404 from {APPLICATIONS_PATH}/{{receipt_number}} without the contract's "
-                    "error body (is the base URL right?)"
-                ) from exc
-            log.debug("receipt number not known to ISA (404)")
-            return None
-        if response.status_code != 200:
-            self._raise_unexpected(response, f"{APPLICATIONS_PATH}/{{receipt_number}}")
-        application = self._parse(response, Application, f"{APPLICATIONS_PATH}/{{receipt_number}}")
-        if application.receipt_number != receipt:
-            raise ImmigrationApiResponseError(
-                "the API answered a different receipt number than the one requested"
-            )
-        return application
+        response = self._request("GET", _application_path(receipt))
+        return self._application_from(response, receipt)
+
+    def get_applications(self, receipt_numbers: Iterable[str]) -> dict[str, Application | None]:
+        """Look many receipt numbers up, at most ``max_concurrency`` requests in flight.
+
+        Every lookup behaves as :meth:`get_application` (same retries, rate limiter, circuit
+        breaker, validation and error types). The first lookup that fails ends the batch: the
+        other in-flight lookups are cancelled and that error is raised.
+
+        Args:
+            receipt_numbers: receipt numbers (trimmed; repeats are looked up once).
+
+        Returns:
+            Receipt number -> application, or None when the API answers 404; keys in the order
+            of first appearance.
+
+        Raises:
+            ValueError: a receipt number is empty.
+            ImmigrationApiError: (subclasses) see the module docstring.
+        """
+        receipts = _distinct_receipts(receipt_numbers)
+        if self.max_concurrency == 1 or len(receipts) <= 1:
+            return {receipt: self.get_application(receipt) for receipt in receipts}
+        _, found = _run_coroutine(self._asession(receipts))
+        log.info(
+            "looked up %d receipt number(s) with up to %d concurrent requests (%d unknown)",
+            len(receipts),
+            self.max_concurrency,
+            sum(1 for value in found.values() if value is None),
+        )
+        return found
+
+    def list_and_get_applications(
+        self,
+        receipt_numbers: Iterable[str] = (),
+        *,
+        updated_since: datetime | None = None,
+        after_listing: Callable[[list[Application]], Iterable[str]] | None = None,
+    ) -> tuple[list[Application], dict[str, Application | None]]:
+        """List the organization's applications and look receipt numbers up, overlapping both.
+
+        The listing's pages are sequential (each needs the previous page's token), so on its
+        own it uses a small part of the rate limit. Here it runs on one of the
+        ``max_concurrency`` slots while the other slots already look ``receipt_numbers`` up
+        (receipt numbers the caller expects outside the listing, e.g. from the last sync);
+        when the listing is complete, ``after_listing`` is called with it and the receipt
+        numbers it returns are looked up too (the listing's slot joins the lookups), so the
+        pipe stays full from the first request to the last. Requests, retries, rate limiter,
+        circuit breaker, validation and error types are those of :meth:`list_applications` and
+        :meth:`get_applications`; the first error cancels everything else and is raised.
+
+        Args:
+            receipt_numbers: receipt numbers to look up at once (trimmed; repeats once).
+            updated_since: the listing's filter (timezone-aware), as in
+                :meth:`list_applications`.
+            after_listing: called once with the listed applications; returns further receipt
+                numbers to look up (ones already looked up are not repeated). It runs on the
+                event loop, so it should be quick (set arithmetic, no I/O).
+
+        Returns:
+            The listed applications (in listing order, as :meth:`list_applications` yields
+            them) and receipt number -> application or None (404), for ``receipt_numbers``
+            followed by those ``after_listing`` added.
+
+        Raises:
+            ValueError: ``updated_since`` is naive, or a receipt number is empty (also one
+                returned by ``after_listing``).
+            ImmigrationApiError: (subclasses) see the module docstring.
+        """
+        receipts = _distinct_receipts(receipt_numbers)
+        listing = _Listing(self.page_size, updated_since)
+
+        def more(listed: list[Application]) -> list[str]:
+            return _distinct_receipts(after_listing(listed)) if after_listing else []
+
+        listed, found = _run_coroutine(
+            self._asession(receipts, listing=listing, after_listing=more)
+        )
+        log.info(
+            "listed %d ISA applications while looking up %d receipt number(s) (%d unknown) "
+            "with up to %d concurrent requests",
+            len(listed),
+            len(found),
+            sum(1 for value in found.values() if value is None),
+            self.max_concurrency,
+        )
+        return listed, found
 
     # --- session ------------------------------------------------------------------------------
 
@@ -448,20 +575,13 @@ class HttpImmigrationClient:
     ) -> None:
         self.close()
 
-    # --- internals ----------------------------------------------------------------------------
+    # --- shared request/response handling (sync and async) -----------------------------------
 
-    def _bearer(self) -> str:
-        if self._token is None or time.monotonic() >= self._token_expires_at:
-            self._login()
-        assert self._token is not None
-        return self._token
+    def _token_fresh(self) -> bool:
+        return self._token is not None and time.monotonic() < self._token_expires_at
 
-    def _login(self) -> None:
-        response = self._send(
-            "POST",
-            TOKEN_PATH,
-            json={"client_id": self._client_id, "client_secret": self._client_secret},
-        )
+    def _accept_login(self, response: httpx.Response) -> None:
+        """Interpret a token endpoint answer: keep the token or raise."""
         if response.status_code in (401, 403):
             raise ImmigrationApiAuthError(
                 f"ISA status API rejected the client credentials (HTTP {response.status_code}, "
@@ -474,6 +594,94 @@ class HttpImmigrationClient:
         self._token = token.access_token
         self._token_expires_at = time.monotonic() + token.expires_in - margin
         log.info("logged in to the ISA status API (token valid %d s)", token.expires_in)
+
+    def _credentials(self) -> dict[str, Any]:
+        return {"client_id": self.client_id, "client_secret": self._client_secret}
+
+    def _application_from(self, response: httpx.Response, receipt: str) -> Application | None:
+        """Interpret the answer to ``GET /v1/applications/{receipt}``."""
+        if response.status_code == 404:
+            try:
+                ErrorBody.model_validate_json(response.content)
+            except ValidationError as exc:
+                raise ImmigrationApiResponseError(
+                    f"404 from {APPLICATIONS_PATH}/{{receipt_number}} without the contract's "
+                    "error body (is the base URL right?)"
+                ) from exc
+            log.debug("receipt number not known to ISA (404)")
+            return None
+        if response.status_code != 200:
+            self._raise_unexpected(response, f"{APPLICATIONS_PATH}/{{receipt_number}}")
+        application = self._parse(response, Application, f"{APPLICATIONS_PATH}/{{receipt_number}}")
+        if application.receipt_number != receipt:
+            raise ImmigrationApiResponseError(
+                "the API answered a different receipt number than the one requested"
+            )
+        return application
+
+    def _retry_policy(self) -> dict[str, Any]:
+        """Tenacity settings shared by the sync and the async retry loops."""
+        return {
+            "stop": stop_any(
+                stop_after_attempt(self.max_attempts),
+                _StopWhenRetryAfterExceeds(self.max_backoff_seconds),
+            ),
+            "wait": self._wait,
+            "retry": retry_if_exception_type(
+                (_RetryableStatus, httpx.TransportError, _MalformedBody)
+            ),
+            "before_sleep": self._log_retry,
+            "reraise": False,
+        }
+
+    def _give_up(self, exc: RetryError | _CircuitOpen, method: str, path: str) -> NoReturn:
+        """Turn an exhausted retry loop or an open circuit into the project's exception."""
+        if isinstance(exc, _CircuitOpen):
+            raise ImmigrationApiUnavailable(
+                f"ISA status API unavailable: {method} {path} not sent, {exc}"
+            ) from None
+        last = exc.last_attempt.exception()
+        attempts = exc.last_attempt.attempt_number
+        if isinstance(last, _MalformedBody):
+            raise ImmigrationApiResponseError(
+                f"{path} answered a malformed (non-JSON) body {attempts} time(s) in a row"
+            ) from last
+        reason = type(last).__name__ if isinstance(last, httpx.TransportError) else str(last)
+        if isinstance(last, _RetryableStatus) and (last.retry_after or 0) > (
+            self.max_backoff_seconds
+        ):
+            reason += f", Retry-After {last.retry_after:g} s exceeds the backoff budget"
+        raise ImmigrationApiUnavailable(
+            f"ISA status API unavailable: {method} {path} failed {attempts} time(s) ({reason})"
+        ) from last
+
+    def _begin_attempt(self) -> int:
+        """Check the circuit and count the request; returns the failure epoch it was sent in."""
+        self._check_circuit()
+        self.api_calls += 1
+        return self._failure_epoch
+
+    def _check_answer(self, response: httpx.Response, method: str, path: str) -> None:
+        """Raise the transient failure a response stands for (429/5xx/non-JSON 200)."""
+        log.debug("%s %s -> %d", method, path, response.status_code)
+        if response.status_code == 429 or response.status_code >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                self._resume_at = max(self._resume_at, self._clock() + retry_after)
+            raise _RetryableStatus(response.status_code, retry_after)
+        if response.status_code == 200 and not _is_json(response.content):
+            raise _MalformedBody(path)
+
+    # --- synchronous internals ----------------------------------------------------------------
+
+    def _bearer(self) -> str:
+        if not self._token_fresh():
+            self._login()
+        assert self._token is not None
+        return self._token
+
+    def _login(self) -> None:
+        self._accept_login(self._send("POST", TOKEN_PATH, json=self._credentials()))
 
     def _request(
         self, method: str, path: str, *, params: dict[str, str | int] | None = None
@@ -503,40 +711,13 @@ class HttpImmigrationClient:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """One request with retries on 429/5xx/transport errors."""
-        retrying = Retrying(
-            stop=stop_any(
-                stop_after_attempt(self.max_attempts),
-                _StopWhenRetryAfterExceeds(self.max_backoff_seconds),
-            ),
-            wait=self._wait,
-            retry=retry_if_exception_type((_RetryableStatus, httpx.TransportError, _MalformedBody)),
-            sleep=self._sleep,
-            before_sleep=self._log_retry,
-            reraise=False,
-        )
+        retrying = Retrying(sleep=self._sleep, **self._retry_policy())
         try:
             response: httpx.Response = retrying(
                 self._send_once, method, path, params=params, json=json, headers=headers
             )
-        except _CircuitOpen as exc:
-            raise ImmigrationApiUnavailable(
-                f"ISA status API unavailable: {method} {path} not sent, {exc}"
-            ) from None
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            attempts = exc.last_attempt.attempt_number
-            if isinstance(last, _MalformedBody):
-                raise ImmigrationApiResponseError(
-                    f"{path} answered a malformed (non-JSON) body {attempts} time(s) in a row"
-                ) from last
-            reason = type(last).__name__ if isinstance(last, httpx.TransportError) else str(last)
-            if isinstance(last, _RetryableStatus) and (last.retry_after or 0) > (
-                self.max_backoff_seconds
-            ):
-                reason += f", Retry-After {last.retry_after:g} s exceeds the backoff budget"
-            raise ImmigrationApiUnavailable(
-                f"ISA status API unavailable: {method} {path} failed {attempts} time(s) ({reason})"
-            ) from last
+        except (_CircuitOpen, RetryError) as exc:
+            self._give_up(exc, method, path)
         return response
 
     def _send_once(
@@ -550,21 +731,182 @@ class HttpImmigrationClient:
     ) -> httpx.Response:
         self._check_circuit()
         self.rate_limiter.acquire()
-        self.api_calls += 1
+        epoch = self._begin_attempt()
         try:
             response = self._http.request(method, path, params=params, json=json, headers=headers)
-            log.debug("%s %s -> %d", method, path, response.status_code)
-            if response.status_code == 429 or response.status_code >= 500:
-                raise _RetryableStatus(
-                    response.status_code, parse_retry_after(response.headers.get("Retry-After"))
-                )
-            if response.status_code == 200 and not _is_json(response.content):
-                raise _MalformedBody(path)
+            self._check_answer(response, method, path)
         except (_RetryableStatus, httpx.TransportError, _MalformedBody) as exc:
-            self._record_failure(exc)
+            self._record_failure(exc, epoch)
             raise
         self._consecutive_failures = 0
         return response
+
+    # --- asynchronous internals (get_applications) --------------------------------------------
+
+    async def _asession(
+        self,
+        receipts: list[str],
+        *,
+        listing: _Listing | None = None,
+        after_listing: Callable[[list[Application]], Iterable[str]] | None = None,
+    ) -> tuple[list[Application], dict[str, Application | None]]:
+        """Look ``receipts`` up concurrently, optionally while listing (see
+        :meth:`list_and_get_applications`); at most ``max_concurrency`` requests in flight."""
+        found: dict[str, Application | None] = {}
+        queue = collections.deque(receipts)
+        order = list(receipts)
+        queued = set(receipts)
+        listed: list[Application] = []
+        listing_done = asyncio.Event()
+        if listing is None:
+            listing_done.set()
+        login_lock = asyncio.Lock()
+        limits = httpx.Limits(
+            max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+        )
+        async with httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(self._timeout),
+            transport=self._async_transport,
+            headers={"Accept": "application/json"},
+            follow_redirects=False,
+            limits=limits,
+        ) as http:
+
+            async def look_up() -> None:
+                while True:
+                    if queue:  # one shared queue: each receipt goes to one worker
+                        receipt = queue.popleft()
+                        response = await self._arequest(
+                            http, login_lock, "GET", _application_path(receipt)
+                        )
+                        found[receipt] = self._application_from(response, receipt)
+                    elif listing_done.is_set():
+                        return
+                    else:
+                        await listing_done.wait()
+
+            async def list_then_look_up() -> None:
+                assert listing is not None
+                while not listing.done:
+                    response = await self._arequest(
+                        http, login_lock, "GET", APPLICATIONS_PATH, params=dict(listing.params)
+                    )
+                    listed.extend(listing.accept(response))
+                listing.log_done()
+                if after_listing is not None:
+                    more = list(dict.fromkeys(after_listing(listed)))
+                    more = [receipt for receipt in more if receipt not in queued]
+                    queued.update(more)
+                    order.extend(more)
+                    queue.extend(more)
+                listing_done.set()
+                await look_up()  # the listing's slot joins the lookups
+
+            if listing is None:
+                lookers = min(self.max_concurrency, len(receipts))
+                tasks = [asyncio.create_task(look_up()) for _ in range(lookers)]
+            else:  # the listing holds one slot; after_listing may still add receipts
+                tasks = [asyncio.create_task(list_then_look_up())]
+                tasks += [asyncio.create_task(look_up()) for _ in range(self.max_concurrency - 1)]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+        return listed, {receipt: found[receipt] for receipt in order}
+
+    async def _abearer(self, http: httpx.AsyncClient, login_lock: asyncio.Lock) -> str:
+        if not self._token_fresh():
+            async with login_lock:  # one login at a time; the others reuse its token
+                if not self._token_fresh():
+                    response = await self._asend(http, "POST", TOKEN_PATH, json=self._credentials())
+                    self._accept_login(response)
+        assert self._token is not None
+        return self._token
+
+    async def _arequest(
+        self,
+        http: httpx.AsyncClient,
+        login_lock: asyncio.Lock,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int] | None = None,
+    ) -> httpx.Response:
+        """:meth:`_request` for the async lookups.
+
+        A 401 logs in again. Two 401s on tokens that never worked raise (as in the sequential
+        path); a 401 on a token another request already used successfully is a revocation or
+        an expiry, which concurrent requests may meet more than once, so it does not count
+        (bounded by :data:`MAX_RELOGINS_PER_REQUEST`).
+        """
+        strikes = 0
+        for _ in range(MAX_RELOGINS_PER_REQUEST):
+            token = await self._abearer(http, login_lock)
+            headers = {"Authorization": f"Bearer {token}"}
+            response = await self._asend(http, method, path, params=params, headers=headers)
+            if response.status_code != 401:
+                self._proven_token = token
+                return response
+            if self._token == token:  # the first request to see the 401 drops the token
+                self._token = None
+            if token != self._proven_token:
+                strikes += 1
+                if strikes >= 2:
+                    break
+            log.info("ISA status API answered 401 (%s); logging in again", _error_code(response))
+        raise ImmigrationApiAuthError(
+            "ISA status API rejected a freshly issued token (HTTP 401 after re-login)"
+        )
+
+    async def _asend(
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int] | None = None,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        retrying = AsyncRetrying(sleep=self._async_sleep, **self._retry_policy())
+        try:
+            response: httpx.Response = await retrying(
+                self._asend_once, http, method, path, params=params, json=json, headers=headers
+            )
+        except (_CircuitOpen, RetryError) as exc:
+            self._give_up(exc, method, path)
+        return response
+
+    async def _asend_once(
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int] | None,
+        json: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
+        self._check_circuit()
+        pause = self._resume_at - self._clock()
+        if pause > 0:  # another request was told to back off: everybody waits
+            await asyncio.sleep(pause)
+        await self.rate_limiter.acquire_async()
+        epoch = self._begin_attempt()
+        try:
+            response = await http.request(method, path, params=params, json=json, headers=headers)
+            self._check_answer(response, method, path)
+        except (_RetryableStatus, httpx.TransportError, _MalformedBody) as exc:
+            self._record_failure(exc, epoch)
+            raise
+        self._consecutive_failures = 0
+        return response
+
+    # --- circuit breaker and retry helpers ----------------------------------------------------
 
     def _check_circuit(self) -> None:
         now = self._clock()
@@ -573,11 +915,21 @@ class HttpImmigrationClient:
         if self._circuit_open_reason is not None:
             raise _CircuitOpen(self._circuit_open_reason)
 
-    def _record_failure(self, failure: Exception) -> None:
+    def _record_failure(self, failure: Exception, epoch: int) -> None:
+        """Count a failed attempt sent in failure ``epoch``.
+
+        Attempts that were already in flight when an earlier failure was counted (concurrent
+        lookups hitting the same blip) add to ``failed_attempts`` but not to the consecutive
+        failures; a sequential client's attempts are always sent in the current epoch.
+        """
         self.failed_attempts += 1
-        self._consecutive_failures += 1
+        if epoch == self._failure_epoch:
+            self._consecutive_failures += 1
+            self._failure_epoch += 1
         what = type(failure).__name__ if isinstance(failure, httpx.TransportError) else failure
         elapsed = self._clock() - (self._started_at or self._clock())
+        if self._circuit_open_reason is not None:
+            return
         if self._consecutive_failures >= self.circuit_breaker_threshold:
             self._circuit_open_reason = (
                 f"circuit breaker open after {self._consecutive_failures} consecutive failed "
@@ -627,3 +979,102 @@ class HttpImmigrationClient:
         raise ImmigrationApiError(
             f"{what}: unexpected HTTP {response.status_code} ({_error_code(response)})"
         )
+
+
+class _Listing:
+    """The paging state of one listing, shared by the sync and the async paths.
+
+    :meth:`accept` interprets one answer to ``GET /v1/applications`` with :attr:`params`:
+    it validates the page, returns the applications not yielded before and moves
+    :attr:`params` on to the next page (or sets :attr:`done`). A 410 ``page_token_expired``
+    restarts the listing from the first page once.
+    """
+
+    def __init__(self, page_size: int, updated_since: datetime | None) -> None:
+        self.page_size = page_size
+        self.updated_since = updated_since
+        self.params: dict[str, str | int] = {"page_size": page_size}
+        if updated_since is not None:
+            if updated_since.tzinfo is None:
+                raise ValueError("updated_since must be timezone-aware")
+            self.params["updated_since"] = updated_since.isoformat()
+        self.done = False
+        self.pages = 0
+        self.items = 0
+        self._restarted = False
+        self._seen_tokens: set[str] = set()
+        self._yielded: set[tuple[str, datetime]] = set()
+
+    def accept(self, response: httpx.Response) -> list[Application]:
+        """Interpret the answer to the request sent with :attr:`params`."""
+        if response.status_code == 410 and _error_code(response) == PAGE_TOKEN_EXPIRED:
+            if self._restarted:
+                raise ImmigrationApiError(
+                    f"{APPLICATIONS_PATH}: the page token expired again after restarting "
+                    f"the listing (page {self.pages + 1})"
+                )
+            self._restarted = True
+            log.warning(
+                "ISA listing page token expired after %d page(s); restarting the listing",
+                self.pages,
+            )
+            self.params.pop("page_token", None)
+            self._seen_tokens.clear()
+            return []
+        if response.status_code != 200:
+            HttpImmigrationClient._raise_unexpected(response, APPLICATIONS_PATH)
+        page = HttpImmigrationClient._parse(response, ApplicationPage, APPLICATIONS_PATH)
+        self.pages += 1
+        if len(page.items) > self.page_size:
+            raise ImmigrationApiResponseError(
+                f"page {self.pages} has {len(page.items)} items, more than page_size "
+                f"{self.page_size}"
+            )
+        since = self.updated_since
+        if since is not None and any(item.updated_at < since for item in page.items):
+            raise ImmigrationApiResponseError(
+                f"page {self.pages} holds applications updated before updated_since"
+            )
+        log.debug("applications page %d: %d items", self.pages, len(page.items))
+        fresh: list[Application] = []
+        for item in page.items:
+            key = (item.receipt_number, item.updated_at)
+            if key in self._yielded:
+                continue
+            self._yielded.add(key)
+            fresh.append(item)
+        self.items += len(fresh)
+        token = page.next_page_token
+        if token is None:
+            self.done = True
+        elif token in self._seen_tokens:
+            raise ImmigrationApiResponseError(
+                f"paging repeats a page token after page {self.pages}"
+            )
+        else:
+            self._seen_tokens.add(token)
+            self.params["page_token"] = token
+        return fresh
+
+    def log_done(self) -> None:
+        """Log the listing's size (counts only)."""
+        log.info("listed %d ISA applications in %d page(s)", self.items, self.pages)
+
+
+def _application_path(receipt: str) -> str:
+    return f"{APPLICATIONS_PATH}/{quote(receipt, safe='')}"
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine to completion from synchronous code.
+
+    In a thread without a running event loop (an Airflow task, the CLI) this is
+    :func:`asyncio.run`; inside a running loop (a notebook) the coroutine runs on a fresh loop in
+    a helper thread, because a running loop cannot be re-entered.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

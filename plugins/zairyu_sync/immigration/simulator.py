@@ -40,6 +40,7 @@ import argparse
 import asyncio
 import base64
 import binascii
+import bisect
 import hmac
 import json
 import logging
@@ -178,6 +179,100 @@ def load_dataset(path: str | os.PathLike[str]) -> SimulatorDataset:
 
 def _sort_key(application: Application) -> tuple[datetime, str]:
     return application.updated_at, application.receipt_number
+
+
+class ApplicationStore:
+    """The applications a running simulator serves; changeable while it runs.
+
+    The listing is kept sorted by (``updated_at``, ``receipt_number``) with each application's
+    JSON pre-rendered, so a page is a binary search plus a join (a 100,000-application listing
+    costs the same per page as a small one).
+
+    Args:
+        dataset: the initial applications.
+    """
+
+    def __init__(self, dataset: SimulatorDataset) -> None:
+        self._lock = threading.Lock()
+        self._organization: dict[str, Application] = {
+            app.receipt_number: app for app in dataset.organization_applications
+        }
+        self._personal: dict[str, Application] = {
+            app.receipt_number: app for app in dataset.personal_applications
+        }
+        self._json: dict[str, bytes] = {}
+        self._keys: list[tuple[datetime, str]] = []
+        self._reindex(self._organization.values(), self._personal.values())
+
+    def _reindex(self, *changed: Iterable[Application]) -> None:
+        for applications in changed:
+            for application in applications:
+                self._json[application.receipt_number] = application.model_dump_json().encode()
+        self._keys = sorted(_sort_key(app) for app in self._organization.values())
+
+    def upsert(self, applications: Iterable[Application], *, personal: bool = False) -> int:
+        """Add or replace applications (by receipt number); returns how many were given.
+
+        Args:
+            applications: the new versions (callers set a later ``updated_at`` for a change).
+            personal: store them as personally filed (fetchable by receipt number only);
+                otherwise they belong to the organization's listing. A receipt number moves
+                between the two when given with the other flag.
+        """
+        batch = list(applications)
+        with self._lock:
+            target, other = (
+                (self._personal, self._organization)
+                if personal
+                else (self._organization, self._personal)
+            )
+            for application in batch:
+                other.pop(application.receipt_number, None)
+                target[application.receipt_number] = application
+            self._reindex(batch)
+        return len(batch)
+
+    def find_json(self, receipt_number: str) -> bytes | None:
+        """The JSON of one application (organization or personal), or None if unknown."""
+        with self._lock:
+            if receipt_number in self._organization or receipt_number in self._personal:
+                return self._json[receipt_number]
+            return None
+
+    def page(
+        self,
+        *,
+        since: datetime | None,
+        after: tuple[datetime, str] | None,
+        size: int,
+    ) -> tuple[list[bytes], tuple[datetime, str] | None]:
+        """One listing page: the JSON of up to ``size`` applications and the next cursor.
+
+        Args:
+            since: only applications with ``updated_at`` at or after this instant.
+            after: only applications sorting after this (``updated_at``, receipt) key.
+            size: page size.
+
+        Returns:
+            The items' JSON and the key of the last item when more follow (else None).
+        """
+        with self._lock:
+            keys = self._keys
+            start = 0
+            if since is not None:
+                start = bisect.bisect_left(keys, (since,))  # type: ignore[arg-type]
+            if after is not None:
+                start = max(start, bisect.bisect_right(keys, after))
+            chunk = keys[start : start + size]
+            more = start + size < len(keys)
+            return [self._json[receipt] for _, receipt in chunk], (
+                chunk[-1] if more and chunk else None
+            )
+
+    def counts(self) -> tuple[int, int]:
+        """(organization, personal) application counts."""
+        with self._lock:
+            return len(self._organization), len(self._personal)
 
 
 # --- fault injection --------------------------------------------------------------------------
@@ -370,8 +465,8 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def _encode_cursor(application: Application) -> str:
-    raw = json.dumps([application.updated_at.isoformat(), application.receipt_number])
+def _encode_cursor(key: tuple[datetime, str]) -> str:
+    raw = json.dumps([key[0].isoformat(), key[1]])
     return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
 
 
@@ -491,7 +586,8 @@ def create_app(
             ``X-Control-Token``; without it the control endpoint answers 404.
 
     Returns:
-        The FastAPI app; its :class:`SimulatorState` is ``app.state.simulator``.
+        The FastAPI app; its :class:`SimulatorState` is ``app.state.simulator`` and its
+        :class:`ApplicationStore` (changeable while serving) ``app.state.store``.
     """
     if not client_id or not client_secret:
         raise ConfigError("the simulator needs a client id and a client secret")
@@ -506,7 +602,7 @@ def create_app(
         clock=clock,
         faults=faults,
     )
-    listing = dataset.listing()
+    store = ApplicationStore(dataset)
     contract_yaml = OPENAPI_PATH.read_bytes()
     contract_json = yaml.safe_load(contract_yaml)
 
@@ -517,6 +613,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.simulator = state
+    app.state.store = store
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -633,40 +730,29 @@ def create_app(
         updated_since: Annotated[str | None, Query()] = None,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
         page_token: Annotated[str | None, Query()] = None,
-    ) -> JSONResponse:
-        items: Iterable[Application] = listing
+    ) -> Response:
+        since = cursor = None
         if updated_since is not None:
             since = _parse_instant(updated_since)
             if since is None:
                 return _error(
                     400, "invalid_request", "updated_since: must be an RFC 3339 date-time"
                 )
-            items = (app_ for app_ in items if app_.updated_at >= since)
         if page_token is not None:
             cursor = _decode_cursor(page_token)
             if cursor is None:
                 return _error(400, "invalid_request", "page_token: not a token of this API")
-            items = (app_ for app_ in items if _sort_key(app_) > cursor)
-        page: list[Application] = []
-        has_more = False
-        for application in items:
-            if len(page) == page_size:
-                has_more = True
-                break
-            page.append(application)
-        return JSONResponse(
-            {
-                "items": [application.model_dump(mode="json") for application in page],
-                "next_page_token": _encode_cursor(page[-1]) if has_more else None,
-            }
-        )
+        items, last = store.page(since=since, after=cursor, size=page_size)
+        next_token = json.dumps(None if last is None else _encode_cursor(last))
+        body = b'{"items":[' + b",".join(items) + b'],"next_page_token":' + next_token.encode()
+        return Response(body + b"}", media_type="application/json")
 
     @app.get("/v1/applications/{receipt_number}")
-    async def get_application(receipt_number: str) -> JSONResponse:
-        application = dataset.find(receipt_number)
-        if application is None:
+    async def get_application(receipt_number: str) -> Response:
+        body = store.find_json(receipt_number)
+        if body is None:
             return _error(404, "not_found", "no application with this receipt number")
-        return JSONResponse(application.model_dump(mode="json"))
+        return Response(body, media_type="application/json")
 
     return app
 
@@ -730,6 +816,18 @@ class SimulatorServer:
         """The app's runtime state (maintenance switch, request count)."""
         state: SimulatorState = self.app.state.simulator
         return state
+
+    @property
+    def store(self) -> ApplicationStore:
+        """The served applications (change them with :meth:`upsert_applications`)."""
+        store: ApplicationStore = self.app.state.store
+        return store
+
+    def upsert_applications(
+        self, applications: Iterable[Application], *, personal: bool = False
+    ) -> int:
+        """Add or replace served applications while running (:meth:`ApplicationStore.upsert`)."""
+        return self.store.upsert(applications, personal=personal)
 
     def set_faults(self, faults: FaultSettings) -> None:
         """Replace the injected faults (same as ``POST /_control/faults``)."""

@@ -37,32 +37,6 @@ CREATE TEMPORARY TABLE staging_prior_discrepancies (
     severity VARCHAR(10) NOT NULL
 );
 
--- The run's employees as the snapshot stores them (already tokenised and masked in Python).
-DROP TABLE IF EXISTS staging_employee_snapshots;
-
-CREATE TEMPORARY TABLE staging_employee_snapshots (
-    employee_id VARCHAR(64) NOT NULL PRIMARY KEY,
-    organization_id VARCHAR(64),
-    nationality VARCHAR(3),
-    employment_status VARCHAR(20),
-    hire_date DATE,
-    termination_date DATE,
-    job_category VARCHAR(100),
-    employment_insured BOOLEAN,
-    residence_status VARCHAR(64),
-    period_of_stay_expiry DATE,
-    card_valid_until DATE,
-    outside_status_permission VARCHAR(20),
-    designated_work_permitted BOOLEAN,
-    designated_organization_id VARCHAR(64),
-    student_enrolled_until DATE,
-    compliance_owner VARCHAR(320),
-    card_token VARCHAR(64),
-    card_masked VARCHAR(20),
-    name_masked VARCHAR(200),
-    birth_year INTEGER
-);
-
 -- The ISA application statuses the run saw (applicant card tokenised and masked in Python).
 DROP TABLE IF EXISTS staging_isa_applications;
 

@@ -4,6 +4,4 @@ DROP TABLE IF EXISTS staging_quarantine;
 
 DROP TABLE IF EXISTS staging_prior_discrepancies;
 
-DROP TABLE IF EXISTS staging_employee_snapshots;
-
 DROP TABLE IF EXISTS staging_isa_applications;

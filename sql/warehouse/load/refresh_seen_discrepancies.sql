@@ -2,6 +2,10 @@
 -- that saw a finding refreshes it (a backfill never overwrites newer state); a resolved finding
 -- seen again on or after the date it was resolved is reopened. Rows whose values would not change
 -- are left alone, so a rerun with the same input changes nothing (not even updated_at).
+-- This statement takes the findings that reopen or change owner (the columns of
+-- discrepancies_status_owner_idx); refresh_seen_discrepancies_in_place.sql takes all the others,
+-- without assigning the indexed columns (DuckDB rewrites every row whose indexed columns are
+-- assigned as a delete and an insert).
 UPDATE discrepancies SET
     employee_id = s.employee_id,
     organization_id = s.organization_id,
@@ -39,15 +43,6 @@ FROM staging_discrepancies AS s
 WHERE discrepancies.discrepancy_id = s.discrepancy_id
     AND discrepancies.last_seen_on <= :as_of
     AND (
-        discrepancies.employee_id IS DISTINCT FROM s.employee_id
-        OR discrepancies.organization_id IS DISTINCT FROM s.organization_id
+        (discrepancies.status = 'resolved' AND discrepancies.resolved_on <= :as_of)
         OR discrepancies.compliance_owner IS DISTINCT FROM s.compliance_owner
-        OR discrepancies.rule_code IS DISTINCT FROM s.rule_code
-        OR discrepancies.severity IS DISTINCT FROM s.severity
-        OR discrepancies.due_date IS DISTINCT FROM s.due_date
-        OR discrepancies.receipt_number IS DISTINCT FROM s.receipt_number
-        OR discrepancies.detail IS DISTINCT FROM s.detail
-        OR discrepancies.last_seen_run <> :run_key
-        OR discrepancies.last_seen_on <> :as_of
-        OR (discrepancies.status = 'resolved' AND discrepancies.resolved_on <= :as_of)
     )

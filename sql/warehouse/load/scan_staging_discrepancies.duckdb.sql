@@ -1,4 +1,4 @@
--- DuckDB scans the registered DataFrame "discrepancies_frame" directly.
+-- DuckDB scans the registered Arrow table "discrepancies_frame" directly.
 INSERT INTO staging_discrepancies (
     discrepancy_id, employee_id, organization_id, compliance_owner, rule_code, severity,
     due_date, receipt_number, detail

@@ -1,4 +1,4 @@
--- DuckDB scans the registered DataFrame "isa_applications_frame" directly.
+-- DuckDB scans the registered Arrow table "isa_applications_frame" directly.
 INSERT INTO staging_isa_applications (
     receipt_number, status, updated_at, application_type, filed_on, decided_on, granted_status,
     granted_period_expiry, applicant_card_token, applicant_card_masked

@@ -1,4 +1,4 @@
--- DuckDB scans the registered DataFrame "quarantine_frame" directly.
+-- DuckDB scans the registered Arrow table "quarantine_frame" directly.
 INSERT INTO staging_quarantine (
     source_table, row_number, employee_id, receipt_number, organization_id, compliance_owner,
     reason_codes, reasons

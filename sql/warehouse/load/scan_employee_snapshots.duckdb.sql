@@ -1,11 +1,15 @@
--- DuckDB scans the registered DataFrame "employee_snapshots_frame" directly.
-INSERT INTO staging_employee_snapshots (
-    employee_id, organization_id, nationality, employment_status, hire_date, termination_date,
-    job_category, employment_insured, residence_status, period_of_stay_expiry, card_valid_until,
-    outside_status_permission, designated_work_permitted, designated_organization_id,
-    student_enrolled_until, compliance_owner, card_token, card_masked, name_masked, birth_year
+-- DuckDB scans the registered Arrow table "employee_snapshots_frame" (the run's employees,
+-- tokenised and masked in Python) straight into the snapshot table under the run key.
+INSERT INTO employee_snapshots (
+    run_key, as_of_date, employee_id, organization_id, nationality, employment_status, hire_date,
+    termination_date, job_category, employment_insured, residence_status, period_of_stay_expiry,
+    card_valid_until, outside_status_permission, designated_work_permitted,
+    designated_organization_id, student_enrolled_until, compliance_owner, card_token, card_masked,
+    name_masked, birth_year
 )
 SELECT
+    CAST(:run_key AS VARCHAR),
+    CAST(:as_of AS DATE),
     CAST(employee_id AS VARCHAR),
     CAST(organization_id AS VARCHAR),
     CAST(nationality AS VARCHAR),

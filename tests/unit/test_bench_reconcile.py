@@ -1,0 +1,95 @@
+"""The reconcile benchmark's inputs: realistic, shaped to the workload, tiled into copies."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from zairyu_sync.bench_reconcile import (
+    ReconcileInputs,
+    load_inputs,
+    realistic_inputs,
+    save_inputs,
+    shape_workload,
+    tile_inputs,
+    time_reconcile,
+)
+from zairyu_sync.erp_sample import SCENARIOS
+from zairyu_sync.reconcile import reconcile
+
+pytestmark = pytest.mark.unit
+
+AS_OF = date(2026, 11, 25)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> ReconcileInputs:
+    work = tmp_path_factory.mktemp("bench-reconcile")
+    return realistic_inputs(len(SCENARIOS) + 20, as_of=AS_OF, work_dir=work)
+
+
+def _findings(inputs: ReconcileInputs) -> pd.DataFrame:
+    return reconcile(
+        inputs.employees,
+        inputs.applications,
+        inputs.isa_applications,
+        inputs.quarantine,
+        as_of=inputs.as_of,
+        timesheets=inputs.timesheets,
+        erp_receipt_numbers=inputs.erp_receipt_numbers,
+    ).discrepancies
+
+
+def test_saved_inputs_load_back_identical(base: ReconcileInputs, tmp_path: Path) -> None:
+    save_inputs(base, tmp_path / "cache")
+    loaded = load_inputs(tmp_path / "cache")
+    for name, frame in base.frames().items():
+        pd.testing.assert_frame_equal(loaded.frames()[name], frame, obj=name)
+    assert loaded.erp_receipt_numbers == base.erp_receipt_numbers
+    assert loaded.as_of == base.as_of
+
+
+def test_workload_has_the_holder_share_with_daily_timesheets(base: ReconcileInputs) -> None:
+    shaped = shape_workload(base, holder_share=0.5, timesheet_days=28)
+    emp = shaped.employees
+    holders = emp.loc[emp["outside_status_permission"] == "comprehensive", "employee_id"]
+    assert len(holders) == round(0.5 * len(emp))
+    ts = shaped.timesheets
+    window = ts[ts["work_date"] >= pd.Timestamp(AS_OF) - pd.Timedelta(days=27)]
+    days = window.groupby("employee_id")["work_date"].nunique()
+    assert (days.reindex(holders, fill_value=0) == 28).all()
+    kept = base.timesheets.merge(ts, how="left", indicator=True)
+    assert (kept["_merge"] == "both").all()  # the base's own rows are all still there
+
+
+def test_tiled_copies_are_independent_rosters(base: ReconcileInputs) -> None:
+    single = _findings(base)
+    tiled = tile_inputs(base, 2 * len(base.employees))
+    assert tiled.employees["employee_id"].is_unique
+    assert tiled.applications["receipt_number"].is_unique
+    cards = tiled.employees["residence_card_number"].dropna()
+    assert cards.is_unique
+    findings = _findings(tiled)
+    assert len(findings) == 2 * len(single)
+    counts = findings["rule_code"].value_counts()
+    pd.testing.assert_series_equal(counts, 2 * single["rule_code"].value_counts())
+
+
+def test_a_partial_copy_gives_exactly_the_employees_asked_for(base: ReconcileInputs) -> None:
+    wanted = len(base.employees) + len(base.employees) // 3
+    tiled = tile_inputs(base, wanted)
+    assert len(tiled.employees) == wanted
+    ids = set(tiled.employees["employee_id"])
+    assert set(tiled.applications["employee_id"]) <= ids
+    assert set(tiled.timesheets["employee_id"]) <= ids
+
+
+def test_timing_report(base: ReconcileInputs) -> None:
+    report = time_reconcile(base, repeats=2)
+    assert report["employees"] == len(base.employees)
+    assert len(report["seconds"]) == 2
+    assert report["findings"] == len(_findings(base))
+    assert report["peak_rss_mb"] >= report["rss_before_mb"] > 0

@@ -212,7 +212,7 @@ def test_5xx_and_revoked_tokens_under_concurrency(
 ) -> None:
     receipts = world[1]
     truth = _sequential_truth(simulator, receipts)
-    simulator.set_faults(FaultSettings(seed=11, error_5xx_share=0.1, token_revoke_share=0.05))
+    simulator.set_faults(FaultSettings(seed=11, error_5xx_share=0.1, token_revoke_share=0.03))
     transport = CountingTransport()
     try:
         with _client(

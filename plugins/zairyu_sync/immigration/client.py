@@ -105,6 +105,9 @@ PAGE_TOKEN_EXPIRED = "page_token_expired"
 DEFAULT_MAX_CONCURRENCY = 8
 #: Logins one concurrent lookup may trigger at most (revoked tokens, see ``_arequest``).
 MAX_RELOGINS_PER_REQUEST = 5
+#: Rejections of never-proven tokens after which a concurrent request gives up (see
+#: ``_arequest``): the credentials or the API's clock are wrong, not a revocation.
+FRESH_TOKEN_REJECTIONS = 3
 
 
 class ImmigrationStatusSource(Protocol):
@@ -838,10 +841,12 @@ class HttpImmigrationClient:
     ) -> httpx.Response:
         """:meth:`_request` for the async lookups.
 
-        A 401 logs in again. Two 401s on tokens that never worked raise (as in the sequential
-        path); a 401 on a token another request already used successfully is a revocation or
-        an expiry, which concurrent requests may meet more than once, so it does not count
-        (bounded by :data:`MAX_RELOGINS_PER_REQUEST`).
+        A 401 logs in again. A 401 on a token another request already used successfully is a
+        revocation or an expiry, which concurrent requests may meet more than once, so it does
+        not count (bounded by :data:`MAX_RELOGINS_PER_REQUEST`). A 401 on a token nobody has
+        used successfully yet counts: :data:`FRESH_TOKEN_REJECTIONS` of them raise. That is one
+        more than the sequential path allows, because here a fresh token can also be revoked
+        by another request in flight before this one gets to use it.
         """
         strikes = 0
         for _ in range(MAX_RELOGINS_PER_REQUEST):
@@ -855,7 +860,7 @@ class HttpImmigrationClient:
                 self._token = None
             if token != self._proven_token:
                 strikes += 1
-                if strikes >= 2:
+                if strikes >= FRESH_TOKEN_REJECTIONS:
                     break
             log.info("ISA status API answered 401 (%s); logging in again", _error_code(response))
         raise ImmigrationApiAuthError(

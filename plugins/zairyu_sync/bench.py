@@ -50,6 +50,7 @@ from zairyu_sync.load import (
     load_run,
     warehouse_engine,
 )
+from zairyu_sync.pipeline import receipt_numbers
 from zairyu_sync.reconcile import reconcile
 from zairyu_sync.routing import load_routing
 from zairyu_sync.rules import load_catalog
@@ -289,13 +290,7 @@ def _run(
                 snapshot.employees, snapshot.applications, snapshot.timesheets, as_of=as_of
             ),
         )
-        receipts = sorted(
-            {
-                str(value).strip()
-                for value in snapshot.applications["receipt_number"].dropna()
-                if str(value).strip()
-            }
-        )
+        receipts = sorted(receipt_numbers(snapshot.applications))
         isa, api_calls, sequential = _isa_sync(watch, sample, receipts)
         baselines["sequential_requests"] = {**sequential, "listing_api_calls": api_calls}
         result = watch.measure(

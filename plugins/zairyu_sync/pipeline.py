@@ -74,7 +74,7 @@ def run_extract(
     write_frame(snapshot.applications, target.path("applications_raw"))
     write_frame(snapshot.timesheets, target.path("timesheets_raw"))
     if shard is None:
-        receipts = _receipt_numbers(snapshot.applications)
+        receipts = receipt_numbers(snapshot.applications)
         write_frame(pd.DataFrame({"receipt_number": sorted(receipts)}), ctx.path("erp_receipts"))
     counts = {
         "employees": len(snapshot.employees),
@@ -125,7 +125,7 @@ def run_index_roster(
         for table in offsets:
             offsets[table] += int(by_index[shard.index][table])
         raw = read_frame(ctx.for_shard(shard.label).path("applications_raw"))
-        for receipt in _receipt_numbers(raw):
+        for receipt in receipt_numbers(raw):
             if holders.setdefault(receipt, shard.index) != shard.index:
                 shared.add(receipt)
     write_frame(pd.DataFrame({"receipt_number": sorted(holders)}), ctx.path("erp_receipts"))
@@ -148,7 +148,7 @@ def _shard_note(shard: Shard | None) -> str:
     return "" if shard is None else f" (shard {shard.label})"
 
 
-def _receipt_numbers(applications: pd.DataFrame) -> set[str]:
+def receipt_numbers(applications: pd.DataFrame) -> set[str]:
     """The trimmed, non-blank receipt numbers of a raw applications frame."""
     values = (str(value).strip() for value in applications["receipt_number"].dropna())
     return {value for value in values if value}
@@ -248,7 +248,7 @@ def partition_isa_applications(
     receipts = isa["receipt_number"].astype("string").str.strip()
     for shard in shards:
         part = ctx.for_shard(shard.label)
-        wanted = _receipt_numbers(read_frame(part.path("applications_raw"), ["receipt_number"]))
+        wanted = receipt_numbers(read_frame(part.path("applications_raw"), ["receipt_number"]))
         write_frame(
             isa[receipts.isin(wanted).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True),
             part.path("isa_applications"),

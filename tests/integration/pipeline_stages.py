@@ -13,7 +13,8 @@ import argparse
 import logging
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,7 +24,9 @@ import sqlalchemy as sa
 
 from zairyu_sync.alert import OutboxTransport
 from zairyu_sync.config import PolicySettings
+from zairyu_sync.erp_sample import generate_sample, write_erp, write_isa_seed
 from zairyu_sync.immigration.client import HttpImmigrationClient
+from zairyu_sync.immigration.simulator import SimulatorServer, load_dataset
 from zairyu_sync.load import warehouse_engine
 from zairyu_sync.pipeline import (
     run_alert,
@@ -118,6 +121,24 @@ def run_stages(world: World, as_of: date, *, crash_after: str | None = None) -> 
         erp.dispose()
         warehouse.dispose()
     return summaries
+
+
+@contextmanager
+def sample_world(
+    root: Path, *, employees: int, as_of: date, seed: int
+) -> Iterator[tuple[Path, str]]:
+    """A generated sample ERP (SQLite, ``root/erp.sqlite``) and the ISA simulator serving its
+    applications on loopback; yields the ERP's path and the simulator's base URL."""
+    sample = generate_sample(employees, as_of=as_of, seed=seed)
+    erp = root / "erp.sqlite"
+    engine = sa.create_engine(f"sqlite:///{erp}")
+    write_erp(sample, engine)
+    engine.dispose()
+    write_isa_seed(sample, root / "isa_seed.json")
+    with SimulatorServer(
+        load_dataset(root / "isa_seed.json"), client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    ) as simulator:
+        yield erp, simulator.base_url
 
 
 def world_at(root: Path, erp: Path, simulator_url: str) -> World:

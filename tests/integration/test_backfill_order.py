@@ -46,15 +46,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.integration.pipeline_stages import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     PIPELINE,
     run_context,
     run_stages,
+    sample_world,
     world_at,
 )
-from zairyu_sync.erp_sample import generate_sample, write_erp, write_isa_seed
-from zairyu_sync.immigration.simulator import SimulatorServer, load_dataset
 from zairyu_sync.runs import read_frame
 
 pytestmark = pytest.mark.integration
@@ -113,18 +110,10 @@ def query(warehouse: Path, sql: str) -> list[tuple[object, ...]]:
 @pytest.fixture(scope="module")
 def backfills(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Backfill]]:
     root = tmp_path_factory.mktemp("backfill")
-    sample = generate_sample(120, as_of=D, seed=29)
-    erp = root / "erp.sqlite"
-    engine = sa.create_engine(f"sqlite:///{erp}")
-    write_erp(sample, engine)
-    engine.dispose()
-    write_isa_seed(sample, root / "isa_seed.json")
-    with SimulatorServer(
-        load_dataset(root / "isa_seed.json"), client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    ) as simulator:
+    with sample_world(root, employees=120, as_of=D, seed=29) as (erp, simulator_url):
         result: dict[str, Backfill] = {}
         for name, order in ORDERS.items():
-            world = world_at(root / name, erp, simulator.base_url)
+            world = world_at(root / name, erp, simulator_url)
             found: dict[date, frozenset[str]] = {}
             for day in order:
                 run_stages(world, day)

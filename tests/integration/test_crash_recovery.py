@@ -22,14 +22,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.integration.pipeline_stages import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     World,
     run_stages,
+    sample_world,
     world_at,
 )
-from zairyu_sync.erp_sample import generate_sample, write_erp, write_isa_seed
-from zairyu_sync.immigration.simulator import SimulatorServer, load_dataset
 from zairyu_sync.load import TEST_CRASH_IN_LOAD_ENV
 
 pytestmark = pytest.mark.integration
@@ -62,16 +59,8 @@ CRASH_POINTS = ("extract", "validate", "isa_sync", "reconcile", "in_load", "load
 def world_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """A small ERP (SQLite) and the ISA simulator serving its applications on loopback."""
     root = tmp_path_factory.mktemp("crash-world")
-    sample = generate_sample(120, as_of=AS_OF, seed=23)
-    erp = root / "erp.sqlite"
-    engine = sa.create_engine(f"sqlite:///{erp}")
-    write_erp(sample, engine)
-    engine.dispose()
-    write_isa_seed(sample, root / "isa_seed.json")
-    with SimulatorServer(
-        load_dataset(root / "isa_seed.json"), client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    ) as simulator:
-        yield erp, simulator.base_url
+    with sample_world(root, employees=120, as_of=AS_OF, seed=23) as world:
+        yield world
 
 
 def table_rows(warehouse: Path) -> dict[str, list[tuple[object, ...]]]:

@@ -10,7 +10,7 @@ BENCH_RECONCILE_EMPLOYEES ?= 100000
 BENCH_ISA_APPLICATIONS ?= 5000
 # set to a PostgreSQL URL to add the PostgreSQL stages and the national/daily runs
 BENCH_POSTGRES_URL ?=
-BENCH_PG_ARGS = $(if $(BENCH_POSTGRES_URL),--postgres-url $(BENCH_POSTGRES_URL) --national-employees $(BENCH_EMPLOYEES) --shards 4 --daily-employees $(BENCH_EMPLOYEES))
+BENCH_PG_ARGS = $(if $(BENCH_POSTGRES_URL),--postgres-url $(BENCH_POSTGRES_URL) --national-employees $(BENCH_EMPLOYEES) --shards 4 --workers 2 --daily-employees $(BENCH_EMPLOYEES))
 TARGETS_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 STAMP := $(VENV)/.installed
 
@@ -70,7 +70,7 @@ bench: setup
 bench-targets: setup
 	$(BIN)/zairyu-sync bench --employees 100000 --postgres-url $(TARGETS_POSTGRES_URL) \
 		--reconcile-employees 1000000 --isa-applications 100000 \
-		--national-employees 2600000 --shards 16 --daily-employees 100000 \
+		--national-employees 2600000 --shards 16 --workers 2 --daily-employees 100000 \
 		--output bench/targets.json
 
 clean:

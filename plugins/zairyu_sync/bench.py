@@ -4,10 +4,11 @@
 (:func:`zairyu_sync.erp_sample.generate_sample`), writes it to SQLite (and to a throwaway
 PostgreSQL schema when a URL is given, dropped afterwards) and measures extract, validate, ISA
 sync (against a loopback :class:`~zairyu_sync.immigration.simulator.SimulatorServer`, rate limit
-off), reconcile, load (DuckDB file; PostgreSQL when given) and alert planning, each with
-``time.perf_counter``. Peak RSS is ``getrusage(RUSAGE_SELF).ru_maxrss``: a process high-water
-mark, so a stage's value includes every earlier stage. It also measures naive baselines: three
-rules evaluated row by row in Python, ``DataFrame.to_sql`` and one request per receipt number.
+off, the ``--isa-latency-ms`` latency added to every answer), reconcile, load (DuckDB file;
+PostgreSQL when given) and alert planning, each with ``time.perf_counter``. Peak RSS is
+``getrusage(RUSAGE_SELF).ru_maxrss``: a process high-water mark, so a stage's value includes
+every earlier stage. It also measures naive baselines: three rules evaluated row by row in
+Python, ``DataFrame.to_sql`` and one request per receipt number.
 
 Speed targets are measured here, never asserted in tests.
 """
@@ -41,7 +42,7 @@ from zairyu_sync.config import PolicySettings
 from zairyu_sync.erp_sample import SampleErp, generate_sample, write_erp
 from zairyu_sync.extract import extract_snapshot
 from zairyu_sync.immigration.client import HttpImmigrationClient
-from zairyu_sync.immigration.simulator import SimulatorDataset, SimulatorServer
+from zairyu_sync.immigration.simulator import FaultSettings, SimulatorDataset, SimulatorServer
 from zairyu_sync.immigration.sync import fetch_isa_applications
 from zairyu_sync.load import (
     RunRecord,
@@ -151,7 +152,8 @@ class TargetSizes:
             limited to ``isa_rate_limit`` requests/s with ``isa_latency_ms`` latency
             (:mod:`zairyu_sync.immigration.throughput`).
         national_employees: the sharded extract + validate + reconcile + load of this many
-            employees on PostgreSQL, ``national_shards`` shards (:mod:`zairyu_sync.bench_scale`).
+            employees on PostgreSQL, ``national_shards`` shards on ``national_workers``
+            processes (:mod:`zairyu_sync.bench_scale`).
         daily_employees: a daily run after 1 % of this many employees changed.
     """
 
@@ -161,6 +163,7 @@ class TargetSizes:
     isa_latency_ms: float = 30.0
     national_employees: int | None = None
     national_shards: int = 16
+    national_workers: int = 1
     daily_employees: int | None = None
 
     def counts(self) -> list[tuple[str, int | None]]:
@@ -170,6 +173,7 @@ class TargetSizes:
             ("--isa-applications", self.isa_applications),
             ("--national-employees", self.national_employees),
             ("--shards", self.national_shards),
+            ("--workers", self.national_workers),
             ("--daily-employees", self.daily_employees),
         ]
 
@@ -198,6 +202,7 @@ def run_targets(sizes: TargetSizes, *, postgres_url: str | None, work_dir: Path)
             postgres_url,
             sizes.national_employees,
             sizes.national_shards,
+            workers=sizes.national_workers,
             base_employees=min(sizes.national_employees, 100_000),
             work_dir=work_dir / "national",
         )
@@ -291,7 +296,8 @@ def _run(
             ),
         )
         receipts = sorted(receipt_numbers(snapshot.applications))
-        isa, api_calls, sequential = _isa_sync(watch, sample, receipts)
+        latency_ms = (targets or TargetSizes()).isa_latency_ms
+        isa, api_calls, sequential = _isa_sync(watch, sample, receipts, latency_ms)
         baselines["sequential_requests"] = {**sequential, "listing_api_calls": api_calls}
         result = watch.measure(
             "reconcile",
@@ -372,16 +378,24 @@ def _maybe_postgres(url: str | None) -> Iterator[str | None]:
 
 
 def _isa_sync(
-    watch: _Stopwatch, sample: SampleErp, receipts: list[str]
+    watch: _Stopwatch, sample: SampleErp, receipts: list[str], latency_ms: float
 ) -> tuple[pd.DataFrame, int, dict[str, Any]]:
-    """Time our listing sync and the one-request-per-receipt baseline against the simulator."""
+    """Time our listing sync and the one-request-per-receipt baseline against the simulator.
+
+    Both see the same ``latency_ms`` added to every API answer (a remote API is not loopback;
+    without latency both would measure only the two processes' CPU).
+    """
     seed = {
         "organization_applications": sample.organization_applications,
         "personal_applications": sample.personal_applications,
     }
     dataset = SimulatorDataset.from_json(json.dumps(seed))
     with SimulatorServer(
-        dataset, client_id=_CLIENT_ID, client_secret=_CLIENT_SECRET, rate_limit_per_second=None
+        dataset,
+        client_id=_CLIENT_ID,
+        client_secret=_CLIENT_SECRET,
+        rate_limit_per_second=None,
+        faults=FaultSettings(latency_ms=latency_ms),
     ) as server:
         with _client(server.base_url) as client:
             client.authenticate()
@@ -401,6 +415,7 @@ def _isa_sync(
         isa,
         api_calls,
         {
+            "latency_ms": latency_ms,
             "receipts": len(receipts),
             "sampled_requests": len(probe),
             "seconds_sampled": round(seconds, 4),

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import multiprocessing
 import os
 import platform
 import random
@@ -33,13 +34,15 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -257,15 +260,16 @@ def process_peak_rss_mb() -> float:
 
 
 class _Stopwatch:
-    def __init__(self) -> None:
+    def __init__(self, memory: Callable[[], float] = process_peak_rss_mb) -> None:
         self.stages: list[StageTiming] = []
+        self._memory = memory
 
     def measure(self, stage: str, rows: Callable[[_T], int], work: Callable[[], _T]) -> _T:
         started = time.perf_counter()
         result = work()
         seconds = time.perf_counter() - started
         gc.collect()
-        timing = StageTiming(stage, rows(result), seconds, process_peak_rss_mb())
+        timing = StageTiming(stage, rows(result), seconds, self._memory())
         self.stages.append(timing)
         log.info("bench %s: %d rows in %.3f s", stage, timing.rows, seconds)
         return result
@@ -302,6 +306,161 @@ class _SharedRun:
     loaded: dict[str, Any]
 
 
+#: The stages the DAG maps over shards (one task instance per shard).
+MappedStage = Literal["extract", "validate", "reconcile"]
+
+
+class MappedStages(Protocol):
+    """Runs one mapped stage over its inputs (one per shard) and returns the results in order."""
+
+    def map(self, stage: MappedStage, items: Sequence[Any]) -> list[Any]: ...
+
+
+def _run_mapped(
+    stage: MappedStage, item: Any, ctx: RunContext, erp: sa.Engine, policy: PolicySettings
+) -> Any:
+    """One task instance of a mapped stage, as the DAG's task calls the pipeline."""
+    if stage == "extract":
+        return run_extract(ctx, erp, policy, item)
+    if stage == "validate":
+        return run_validate(ctx, item)
+    return run_reconcile(ctx, policy, item)
+
+
+class _InProcessStages:
+    """Shard after shard in this process."""
+
+    def __init__(self, ctx: RunContext, erp: sa.Engine, policy: PolicySettings) -> None:
+        self._ctx, self._erp, self._policy = ctx, erp, policy
+
+    def map(self, stage: MappedStage, items: Sequence[Any]) -> list[Any]:
+        return [_run_mapped(stage, item, self._ctx, self._erp, self._policy) for item in items]
+
+
+#: A worker process's run context and ERP engine (set by :func:`_worker_start`).
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_start(root: str, as_of: str, erp_url: str) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    _WORKER["ctx"] = _context(Path(root), date.fromisoformat(as_of))
+    _WORKER["erp"] = sa.create_engine(erp_url)
+    _WORKER["policy"] = PolicySettings()
+
+
+def _worker_task(stage: MappedStage, item: Any) -> Any:
+    return _run_mapped(stage, item, _WORKER["ctx"], _WORKER["erp"], _WORKER["policy"])
+
+
+class _WorkerPoolStages:
+    """Mapped stages on ``workers`` processes, as an executor's parallel task slots run them.
+
+    Each mapped stage gets fresh worker processes (``spawn``, their own ERP engine) that end with
+    the stage, so, as with task processes on Airflow workers, memory a stage's shards used is
+    returned before the next stage starts. Shards go to whichever worker is free; results come
+    back in shard order. The other stages stay in the calling process, so a stage starts when
+    every shard of the previous one is done, as in the DAG.
+    """
+
+    def __init__(self, workers: int, root: Path, as_of: date, erp_url: str) -> None:
+        self._workers = workers
+        self._initargs = (str(root), as_of.isoformat(), erp_url)
+
+    def map(self, stage: MappedStage, items: Sequence[Any]) -> list[Any]:
+        with ProcessPoolExecutor(
+            max_workers=min(self._workers, max(1, len(items))),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_start,
+            initargs=self._initargs,
+        ) as pool:
+            return list(pool.map(_worker_task, [stage] * len(items), items))
+
+
+class ProcessTreeMemory:
+    """Peak resident memory of this process and all its descendants together (Linux ``/proc``).
+
+    A thread samples the sum of ``VmRSS`` over the process tree every ``interval`` seconds;
+    :meth:`peak_mb` is the highest sum seen (pages shared between processes, such as libraries,
+    count once per process, so this errs high). :meth:`high_water_sum_mb` is the highest sum of
+    the processes' own ``VmHWM`` over the processes alive at a sample: it bounds what they held
+    together even between samples. Where ``/proc`` is missing, both fall back to
+    :func:`process_peak_rss_mb`.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self._interval = interval
+        self._peak = 0.0
+        self._high_water = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="tree-rss", daemon=True)
+
+    def __enter__(self) -> ProcessTreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(self._interval):
+                return
+
+    def sample(self) -> None:
+        """Take one sample now."""
+        resident, high_water = 0.0, 0.0
+        for pid in _process_tree(os.getpid()):
+            pid_resident, pid_high_water = _resident_mb(pid)
+            resident += pid_resident
+            high_water += pid_high_water
+        self._peak = max(self._peak, resident or process_peak_rss_mb())
+        self._high_water = max(self._high_water, high_water or process_peak_rss_mb())
+
+    def peak_mb(self) -> float:
+        """The highest sampled sum of resident memory so far, in MiB."""
+        self.sample()
+        return self._peak
+
+    def high_water_sum_mb(self) -> float:
+        """The highest sum of the live processes' own high-water marks so far, in MiB."""
+        self.sample()
+        return self._high_water
+
+
+def _process_tree(root: int) -> list[int]:
+    """``root`` and its descendants (from ``/proc/<pid>/stat``); ``[root]`` without ``/proc``."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:
+        return [root]
+    for name in entries:
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(name))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, ()))
+    return tree
+
+
+def _resident_mb(pid: int) -> tuple[float, float]:
+    """``VmRSS`` and ``VmHWM`` of ``pid`` in MiB (0 when it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0.0, 0.0
+    values = dict(re.findall(r"^(VmRSS|VmHWM):\s+([0-9]+) kB$", status, flags=re.MULTILINE))
+    return int(values.get("VmRSS", 0)) / 1024, int(values.get("VmHWM", 0)) / 1024
+
+
 def _run_stages(
     ctx: RunContext,
     erp: sa.Engine,
@@ -310,22 +469,26 @@ def _run_stages(
     shard_count: int,
     watch: _Stopwatch,
     isa_sync: Callable[[Sequence[Shard]], Mapping[str, Any]] | None,
+    mapped: MappedStages | None = None,
 ) -> _SharedRun:
-    """Run the sharded pipeline stage by stage, shard after shard, timing every stage."""
+    """Run the sharded pipeline stage by stage, timing every stage.
+
+    The mapped stages (extract, validate, reconcile: one task per shard in the DAG) run through
+    ``mapped`` (default: shard after shard in this process); the others run here.
+    """
+    mapped = mapped or _InProcessStages(ctx, erp, policy)
     started_at = datetime.now(UTC)
     planned = watch.measure("plan_shards", len, lambda: run_plan_shards(ctx, erp, shard_count))
     shards = [Shard.from_dict(item) for item in planned]
     extracted = watch.measure(
-        "extract",
-        _extracted_employees,
-        lambda: [run_extract(ctx, erp, policy, shard) for shard in shards],
+        "extract", _extracted_employees, lambda: mapped.map("extract", shards)
     )
     employees = _extracted_employees(extracted)
     plans = watch.measure(
         "index_roster", lambda _: employees, lambda: run_index_roster(ctx, extracted)
     )
     validated = watch.measure(
-        "validate", lambda _: employees, lambda: [run_validate(ctx, plan) for plan in plans]
+        "validate", lambda _: employees, lambda: mapped.map("validate", plans)
     )
     isa: Mapping[str, Any] = {"api_calls": 0}
     if isa_sync is not None:
@@ -335,11 +498,7 @@ def _run_stages(
     else:  # the ISA frame was written beforehand: give each shard its part, as the sync does
         watch.measure("isa_partition", lambda _: employees, lambda: partition_isa(ctx, shards))
     valid = _valid_employees(validated)
-    watch.measure(
-        "reconcile",
-        lambda _: valid,
-        lambda: [run_reconcile(ctx, policy, shard) for shard in shards],
-    )
+    watch.measure("reconcile", lambda _: valid, lambda: mapped.map("reconcile", shards))
     watch.measure(
         "reconcile_roster", lambda _: valid, lambda: run_reconcile_roster(ctx, policy, shards)
     )
@@ -371,6 +530,7 @@ def measure_national_scale(
     employees: int = 2_600_000,
     shards: int = 16,
     *,
+    workers: int = 1,
     base_employees: int = 100_000,
     as_of: date | None = None,
     seed: int = 7,
@@ -381,15 +541,19 @@ def measure_national_scale(
 
     Builds the roster (``employees / base_employees`` copies of a generated base, see
     :func:`build_roster`) in a throwaway ERP schema, writes the replicated ISA applications as
-    the run's ISA frame, then runs the sharded pipeline in a fresh child process (shards one
-    after another) with a PostgreSQL warehouse in a second throwaway schema. Both schemas are
-    dropped afterwards.
+    the run's ISA frame, then runs the sharded pipeline in a fresh child process with a
+    PostgreSQL warehouse in a second throwaway schema. With ``workers`` 1 the child runs the
+    shards one after another; with more, the mapped stages (extract, validate, reconcile) run
+    on that many worker processes (:class:`_WorkerPoolStages`), as an executor with that many
+    parallel task slots would run the DAG's mapped tasks, and memory is the whole process
+    tree's (:class:`ProcessTreeMemory`). Both schemas are dropped afterwards.
 
     Args:
         pg_url: a PostgreSQL SQLAlchemy URL (the schemas are created there).
         employees: ERP employees (a multiple of ``base_employees``, at most
             :data:`MAX_COPIES` times it).
-        shards: roster shards, processed one after another in one process.
+        shards: roster shards.
+        workers: processes the mapped stages run on (1: shard after shard in the child).
         base_employees: employees of the generated base roster.
         as_of: the as-of date (default 2026-11-25).
         seed: the base sample's random seed.
@@ -400,7 +564,9 @@ def measure_national_scale(
         ``{"machine", "parameters", "setup", "stages", "total_seconds", "peak_rss_mb",
         "counts", "findings_by_rule", "loaded"}``: per stage ``stage``, ``rows``, ``seconds``,
         ``rows_per_second`` and ``peak_rss_mb`` (the child's high-water mark after the stage,
-        :func:`process_peak_rss_mb`); ``ru_maxrss_mb`` is ``getrusage``'s figure, for comparison.
+        :func:`process_peak_rss_mb`, or with workers the process tree's sampled peak so far);
+        ``ru_maxrss_mb`` is ``getrusage``'s figure, for comparison; with workers,
+        ``high_water_sum_mb`` adds every process's own high-water mark (an upper bound).
 
     Raises:
         ValidationError: ``employees`` is not a usable multiple of ``base_employees``, or the
@@ -408,6 +574,8 @@ def measure_national_scale(
     """
     if base_employees <= 0 or employees % base_employees:
         raise ValidationError("employees must be a multiple of base_employees")
+    if workers < 1:
+        raise ValidationError("workers must be at least 1")
     copies = employees // base_employees
     day = as_of or date(2026, 11, 25)
     with _work_dir(work_dir) as root, postgres_schema(pg_url) as erp_url:
@@ -434,6 +602,7 @@ def measure_national_scale(
                     "erp_url": erp_url,
                     "warehouse_url": warehouse_url,
                     "shards": shards,
+                    "workers": workers,
                 },
             )
     report: dict[str, Any] = {
@@ -443,6 +612,7 @@ def measure_national_scale(
             "base_employees": base_employees,
             "copies": copies,
             "shards": shards,
+            "workers": workers,
             "as_of": day.isoformat(),
             "seed": seed,
             "code_version": __version__,
@@ -506,30 +676,38 @@ def _child_main(argv: Sequence[str]) -> None:
         arguments["erp_url"],
         arguments["warehouse_url"],
         int(arguments["shards"]),
+        int(arguments.get("workers", 1)),
     )
     Path(argv[1]).write_text(json.dumps(result), encoding="utf-8")
 
 
 def _national_child(
-    root: str, as_of: str, erp_url: str, warehouse_url: str, shard_count: int
+    root: str, as_of: str, erp_url: str, warehouse_url: str, shard_count: int, workers: int = 1
 ) -> dict[str, Any]:
     """The timed sharded run, in a fresh process (its peak RSS is the pipeline's own)."""
     day = date.fromisoformat(as_of)
     ctx = _context(Path(root), day)
     erp = sa.create_engine(erp_url)
     warehouse = warehouse_engine(warehouse_url)
-    watch = _Stopwatch()
     baseline_rss = process_peak_rss_mb()
-    try:
-        run = _run_stages(ctx, erp, warehouse, PolicySettings(), shard_count, watch, None)
-    finally:
-        erp.dispose()
-        warehouse.dispose()
+    with ExitStack() as stack:
+        stack.callback(erp.dispose)
+        stack.callback(warehouse.dispose)
+        mapped: MappedStages | None = None
+        memory: ProcessTreeMemory | None = None
+        if workers > 1:
+            mapped = _WorkerPoolStages(workers, Path(root), day, erp_url)
+            memory = stack.enter_context(ProcessTreeMemory())
+        watch = _Stopwatch(memory.peak_mb if memory else process_peak_rss_mb)
+        run = _run_stages(ctx, erp, warehouse, PolicySettings(), shard_count, watch, None, mapped)
+        tree = {"high_water_sum_mb": round(memory.high_water_sum_mb(), 1)} if memory else {}
+        peak = memory.peak_mb() if memory else process_peak_rss_mb()
     counts = run.loaded["counts"]
     return {
         "stages": [stage.as_dict() for stage in watch.stages],
         "total_seconds": round(watch.seconds, 3),
-        "peak_rss_mb": round(process_peak_rss_mb(), 1),
+        "peak_rss_mb": round(peak, 1),
+        **tree,
         "peak_rss_mb_before_run": round(baseline_rss, 1),
         "ru_maxrss_mb": round(peak_rss_mb(), 1),
         "counts": {

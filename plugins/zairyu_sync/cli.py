@@ -238,6 +238,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         isa_latency_ms=args.isa_latency_ms,
         national_employees=args.national_employees,
         national_shards=args.shards,
+        national_workers=args.workers,
         daily_employees=args.daily_employees,
     )
     for name, value in (("--employees", args.employees), *sizes.counts()):
@@ -363,7 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--isa-rate-limit", type=float, default=200.0, metavar="R", help="requests/s (200)"
     )
     targets.add_argument(
-        "--isa-latency-ms", type=float, default=30.0, metavar="MS", help="API latency (30)"
+        "--isa-latency-ms",
+        type=float,
+        default=30.0,
+        metavar="MS",
+        help="ISA API latency, also in the stage benchmark's ISA sync (30)",
     )
     targets.add_argument(
         "--national-employees",
@@ -374,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     targets.add_argument(
         "--shards", type=int, default=16, metavar="K", help="shards of that run (16)"
+    )
+    targets.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="W",
+        help="processes that run that run's mapped stages in parallel (1: shard after shard)",
     )
     targets.add_argument(
         "--daily-employees",

@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from zairyu_sync import __version__
 from zairyu_sync.alert import MailTransport, alert_statuses, send_digests, undelivered_alerts
 from zairyu_sync.alert_plan import kind_counts, plan_alerts
-from zairyu_sync.canonical import APPLICATION_COLUMNS, QUARANTINE_COLUMNS
+from zairyu_sync.canonical import APPLICATION_COLUMNS, EMPLOYEE_COLUMNS, QUARANTINE_COLUMNS
 from zairyu_sync.config import PolicySettings
 from zairyu_sync.errors import AlertError, ValidationError
 from zairyu_sync.extract import ErpSnapshot, extract_snapshot
@@ -150,7 +151,8 @@ def _shard_note(shard: Shard | None) -> str:
 
 def receipt_numbers(applications: pd.DataFrame) -> set[str]:
     """The trimmed, non-blank receipt numbers of a raw applications frame."""
-    values = (str(value).strip() for value in applications["receipt_number"].dropna())
+    given = pd.unique(applications["receipt_number"].dropna().to_numpy(dtype=object))
+    values = (str(value).strip() for value in given)  # Python's strip, once per distinct value
     return {value for value in values if value}
 
 
@@ -245,13 +247,35 @@ def partition_isa_applications(
     read the whole frame), so a shard need not read and prepare the whole listing.
     """
     isa = read_frame(ctx.path("isa_applications")) if isa is None else isa
-    receipts = isa["receipt_number"].astype("string").str.strip()
-    for shard in shards:
-        part = ctx.for_shard(shard.label)
-        wanted = receipt_numbers(read_frame(part.path("applications_raw"), ["receipt_number"]))
+    held = [
+        receipt_numbers(
+            read_frame(ctx.for_shard(shard.label).path("applications_raw"), ["receipt_number"])
+        )
+        for shard in shards
+    ]
+    holders = pd.DataFrame(
+        {
+            "receipt_number": pd.array([r for wanted in held for r in wanted], dtype="string"),
+            "shard": np.repeat(np.arange(len(held)), [len(wanted) for wanted in held]),
+        }
+    )
+    listed = pd.DataFrame(
+        {
+            "receipt_number": isa["receipt_number"].astype("string").str.strip(),
+            "row": np.arange(len(isa)),
+        }
+    ).dropna(subset=["receipt_number"])
+    # one hash join for all shards; a receipt number two shards hold goes to both
+    matched = listed.merge(holders, on="receipt_number")
+    shard_of, row = matched["shard"].to_numpy(), matched["row"].to_numpy()
+    order = np.lexsort((row, shard_of))  # by shard, then in the listing's order
+    shard_of, row = shard_of[order], row[order]
+    bounds = np.searchsorted(shard_of, np.arange(len(shards) + 1))
+    for position, shard in enumerate(shards):
+        rows = row[bounds[position] : bounds[position + 1]]
         write_frame(
-            isa[receipts.isin(wanted).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True),
-            part.path("isa_applications"),
+            isa.take(rows).reset_index(drop=True),
+            ctx.for_shard(shard.label).path("isa_applications"),
         )
 
 
@@ -288,16 +312,38 @@ def run_reconcile(
     return summary
 
 
+#: The employee columns the roster rules read: APPLICATION_UNTRACKED matches the applicant's
+#: residence card number to an employee and routes the finding to that employee's owner.
+_ROSTER_EMPLOYEE_COLUMNS: Final = (
+    "employee_id",
+    "residence_card_number",
+    "organization_id",
+    "compliance_owner",
+)
+
+
 def run_reconcile_roster(
     ctx: RunContext, policy: PolicySettings, shards: Sequence[Shard]
 ) -> dict[str, Any]:
-    """Evaluate the roster rules (:data:`~zairyu_sync.reconcile.ROSTER_RULES`) over all shards."""
+    """Evaluate the roster rules (:data:`~zairyu_sync.reconcile.ROSTER_RULES`) over all shards.
+
+    Only the employee columns those rules read are loaded (the others are left empty), so the
+    whole roster's employees cost a few columns of memory, not every column.
+    """
     employees = pd.concat(
-        [read_frame(ctx.for_shard(shard.label).path("employees")) for shard in shards],
+        [
+            read_frame(ctx.for_shard(shard.label).path("employees"), _ROSTER_EMPLOYEE_COLUMNS)
+            for shard in shards
+        ],
         ignore_index=True,
     )
+    unread = {
+        column: pd.Series(None, index=employees.index, dtype=object)
+        for column in EMPLOYEE_COLUMNS
+        if column not in _ROSTER_EMPLOYEE_COLUMNS
+    }
     result = reconcile(
-        employees,
+        employees.assign(**unread),
         pd.DataFrame({column: pd.Series(dtype=object) for column in APPLICATION_COLUMNS}),
         read_frame(ctx.path("isa_applications")),
         pd.DataFrame({column: pd.Series(dtype=object) for column in QUARANTINE_COLUMNS}),

@@ -112,6 +112,7 @@ def test_national_scale_replica_gives_copies_times_the_base_findings(tmp_path: P
         POSTGRES_URL,
         employees=3 * BASE,
         shards=3,
+        workers=2,  # the mapped stages on two worker processes
         base_employees=BASE,
         work_dir=tmp_path / "three",
         output=tmp_path / "result.json",
@@ -126,6 +127,11 @@ def test_national_scale_replica_gives_copies_times_the_base_findings(tmp_path: P
         assert sum(counts["extracted_per_shard"]) == counts["extracted"]
         assert report["peak_rss_mb"] > 0
     assert tripled["counts"]["shards"] == 3
+    assert tripled["parameters"]["workers"] == 2
+    # the process tree's sampled peak includes the workers; the sum of high-water marks bounds it
+    assert (
+        tripled["high_water_sum_mb"] >= tripled["peak_rss_mb"] > tripled["peak_rss_mb_before_run"]
+    )
     assert tripled["parameters"]["erp_rows"]["employees"] == 3 * BASE
     for key in ("extracted", "ignored", "quarantined", "valid"):
         assert tripled["counts"][key] == 3 * single["counts"][key]

@@ -22,6 +22,7 @@ Speed is measured here, never asserted in tests.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
 import logging
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from zairyu_sync import __version__
@@ -315,6 +317,9 @@ class MappedStages(Protocol):
 
     def map(self, stage: MappedStage, items: Sequence[Any]) -> list[Any]: ...
 
+    def close(self) -> None:
+        """The mapped stages are over."""
+
 
 def _run_mapped(
     stage: MappedStage, item: Any, ctx: RunContext, erp: sa.Engine, policy: PolicySettings
@@ -336,6 +341,9 @@ class _InProcessStages:
     def map(self, stage: MappedStage, items: Sequence[Any]) -> list[Any]:
         return [_run_mapped(stage, item, self._ctx, self._erp, self._policy) for item in items]
 
+    def close(self) -> None:
+        pass
+
 
 #: A worker process's run context and ERP engine (set by :func:`_worker_start`).
 _WORKER: dict[str, Any] = {}
@@ -349,15 +357,20 @@ def _worker_start(root: str, as_of: str, erp_url: str) -> None:
 
 
 def _worker_task(stage: MappedStage, item: Any) -> Any:
-    return _run_mapped(stage, item, _WORKER["ctx"], _WORKER["erp"], _WORKER["policy"])
+    try:
+        return _run_mapped(stage, item, _WORKER["ctx"], _WORKER["erp"], _WORKER["policy"])
+    finally:
+        _release_memory()
 
 
 class _WorkerPoolStages:
     """Mapped stages on ``workers`` processes, as an executor's parallel task slots run them.
 
-    Each mapped stage gets fresh worker processes (``spawn``, their own ERP engine) that end with
-    the stage, so, as with task processes on Airflow workers, memory a stage's shards used is
-    returned before the next stage starts. Shards go to whichever worker is free; results come
+    Workers are fresh interpreters (``spawn``) with their own ERP engine, started for the first
+    mapped stage and kept for the next ones (so imports and the validation suites are built
+    once per worker, as in the sequential run); after each task a worker returns freed memory
+    to the system (:func:`_release_memory`), and :meth:`close` ends them once the mapped stages
+    are over, before the roster stages. Shards go to whichever worker is free; results come
     back in shard order. The other stages stay in the calling process, so a stage starts when
     every shard of the previous one is done, as in the DAG.
     """
@@ -365,15 +378,32 @@ class _WorkerPoolStages:
     def __init__(self, workers: int, root: Path, as_of: date, erp_url: str) -> None:
         self._workers = workers
         self._initargs = (str(root), as_of.isoformat(), erp_url)
+        self._pool: ProcessPoolExecutor | None = None
 
     def map(self, stage: MappedStage, items: Sequence[Any]) -> list[Any]:
-        with ProcessPoolExecutor(
-            max_workers=min(self._workers, max(1, len(items))),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_start,
-            initargs=self._initargs,
-        ) as pool:
-            return list(pool.map(_worker_task, [stage] * len(items), items))
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_start,
+                initargs=self._initargs,
+            )
+        return list(self._pool.map(_worker_task, [stage] * len(items), items))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def _release_memory() -> None:
+    """Give memory freed by a task back to the system (Arrow's pool, then glibc's heap)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 class ProcessTreeMemory:
@@ -499,6 +529,7 @@ def _run_stages(
         watch.measure("isa_partition", lambda _: employees, lambda: partition_isa(ctx, shards))
     valid = _valid_employees(validated)
     watch.measure("reconcile", lambda _: valid, lambda: mapped.map("reconcile", shards))
+    mapped.close()
     watch.measure(
         "reconcile_roster", lambda _: valid, lambda: run_reconcile_roster(ctx, policy, shards)
     )
@@ -696,8 +727,10 @@ def _national_child(
         mapped: MappedStages | None = None
         memory: ProcessTreeMemory | None = None
         if workers > 1:
-            mapped = _WorkerPoolStages(workers, Path(root), day, erp_url)
+            pool = _WorkerPoolStages(workers, Path(root), day, erp_url)
+            stack.callback(pool.close)  # on error; after the mapped stages it is closed already
             memory = stack.enter_context(ProcessTreeMemory())
+            mapped = pool
         watch = _Stopwatch(memory.peak_mb if memory else process_peak_rss_mb)
         run = _run_stages(ctx, erp, warehouse, PolicySettings(), shard_count, watch, None, mapped)
         tree = {"high_water_sum_mb": round(memory.high_water_sum_mb(), 1)} if memory else {}

@@ -23,7 +23,8 @@ tests are pyarrow hash look-ups; columns no rule reads (names, birth dates) are 
 details, ids and owners are built for the rows that hit only. Where input allows a shortcut
 (plain ``YYYY-MM-DD`` text, ASCII card numbers, hours whose sums are exact in float64, receipt
 numbers without surrounding whitespace) it is taken, otherwise the plain pandas/Python code
-runs, so results are the same either way.
+runs, so results are the same either way. Timesheet ids are looked up once per run of equal
+ids, and the hours rule sums days and windows on a dense holder x day grid when that is small.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ _HELLOWORK_EXEMPT = NO_RESIDENCE_CARD  # special permanent residents, diplomats,
 _DAY_NS = 86_400_000_000_000
 #: Rolling windows up to this many days are summed day by day rather than from running totals.
 _SHORT_WINDOW = 8
+#: Rows per piece where a long array is checked piece by piece.
+_CHUNK = 1 << 16
 _OWNER_COLUMNS = ("organization_id", "compliance_owner")
 #: pii.CARD_NUMBER_PATTERN with the kept letters as groups (masking keeps 2 + 2 letters).
 _CARD_TOKEN = r"([A-Z]{2})[0-9]{8}([A-Z]{2})"
@@ -159,12 +162,12 @@ class _Inputs:
     @functools.cached_property
     def latest_permitted(self) -> pd.DataFrame:
         """Each employee's latest Permitted application."""
-        return _latest(self.applications[self.applications["permitted"]])
+        return _latest(self.applications, self.applications["permitted"])
 
     @functools.cached_property
     def latest_completed(self) -> pd.DataFrame:
         """Each employee's latest COMPLETED application."""
-        return _latest(self.applications[self.applications["status"] == "COMPLETED"])
+        return _latest(self.applications, self.applications["status"] == "COMPLETED")
 
 
 Evaluator = Callable[[_Inputs], pd.DataFrame]
@@ -300,9 +303,15 @@ def _dates(series: pd.Series) -> pd.Series:
 
 def _iso_dates(series: pd.Series) -> np.ndarray | None:
     """Text of plain ``YYYY-MM-DD`` dates (or missing) parsed by pyarrow; None when any is not."""
-    values = series.to_numpy(dtype=object, copy=True)
-    values[series.isna().to_numpy()] = None
-    text = pa.array(values, type=pa.large_string(), from_pandas=True)
+    if isinstance(series.dtype, pd.StringDtype):
+        text = _arrow_text(series)
+    else:
+        values = series.to_numpy(dtype=object)
+        missing = series.isna().to_numpy()
+        if missing.any():
+            values = values.copy()
+            values[missing] = None
+        text = pa.array(values, type=pa.large_string(), from_pandas=True)
     shaped = pc.match_substring_regex(text, _ISO_DATE)
     if pc.any(pc.invert(shaped)).as_py():  # null entries stay null and do not count
         return None
@@ -322,15 +331,36 @@ def _iso_dates(series: pd.Series) -> np.ndarray | None:
 
 
 def _text(series: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.Series:
-    """Stripped text (``str`` dtype, pyarrow-backed); empty becomes missing (NaN)."""
-    text = series.astype("string").str.strip()
+    """Stripped text (``str`` dtype, pyarrow-backed); empty becomes missing (NaN).
+
+    The pyarrow kernels pandas' ``.str.strip()/.upper()/.lower()`` call, applied once to the
+    arrow data (no pandas wrapper per step).
+    """
+    text = pc.utf8_trim_whitespace(_arrow_text(series))
     if upper:
-        if not pc.all(pc.string_is_ascii(_arrow_text(text))).as_py():
-            text = text.str.normalize("NFKC")  # NFKC leaves ASCII text as it is
-        text = text.str.upper()
+        if not pc.all(pc.string_is_ascii(text)).as_py():
+            normalized = pd.Series(_str_array(text)).str.normalize("NFKC")
+            text = _arrow_text(normalized)  # NFKC leaves ASCII text as it is
+        text = pc.utf8_upper(text)
     if lower:
-        text = text.str.lower()
-    return text.mask(text == "").astype("str")
+        text = pc.utf8_lower(text)
+    if pc.any(pc.equal(text, "")).as_py():
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.large_string()), text)
+    return pd.Series(_str_array(text), index=series.index, name=series.name)
+
+
+_STR_DTYPE: Final = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _str_array(text: pa.ChunkedArray | pa.Array) -> pd.api.extensions.ExtensionArray:
+    """pyarrow text as the values of a ``str`` (pyarrow-backed, NaN for missing) column."""
+    if isinstance(text, pa.Array):
+        text = pa.chunked_array([text])
+    if text.type != pa.large_string():
+        text = text.cast(pa.large_string())
+    make: Any = pd.arrays.ArrowStringArray
+    array: pd.api.extensions.ExtensionArray = make(text, dtype=_STR_DTYPE)
+    return array
 
 
 def _flags(series: pd.Series) -> pd.Series:
@@ -372,9 +402,19 @@ def _prepare(
         kept &= ~_among(emp["employee_id"], quarantined_ids)
     else:
         kept &= ~emp["employee_id"].isin(set(quarantined_ids))
-    emp = emp[kept]
-    if len(pc.unique(_arrow_text(emp["employee_id"]))) != len(emp):  # no missing ids here
-        emp = emp.drop_duplicates("employee_id", keep=False)
+    if not kept.all():
+        emp = emp[kept]
+    erp = applications.loc[:, list(APPLICATION_COLUMNS)].copy()
+    erp["receipt_number"] = _text(erp["receipt_number"])
+    erp["employee_id"] = _text(erp["employee_id"])
+    erp["application_type"] = _text(erp["application_type"], lower=True)
+    erp["filed_on"] = _dates(erp["filed_on"])
+    # Employee ids held by more than one employee are dropped (no missing ids here).
+    single, app_person_row = _employee_rows(
+        _arrow_text(emp["employee_id"]), _arrow_text(erp["employee_id"])
+    )
+    if not single.all():
+        emp = emp[single]
     emp = emp.reset_index(drop=True)
     emp["active"] = (
         emp["employment_status"].isin(["active", "on_leave"])
@@ -396,7 +436,8 @@ def _prepare(
                 lower=column in ("application_type", "requested_status", "granted_status"),
             )
     isa = isa[isa["receipt_number"].notna()]
-    if isa["receipt_number"].duplicated().any():  # the most recently updated version wins
+    receipts = _arrow_text(isa["receipt_number"])
+    if len(pc.unique(receipts)) != len(receipts):  # the most recently updated version wins
         isa = (
             isa.assign(
                 updated_at=pd.to_datetime(
@@ -408,11 +449,6 @@ def _prepare(
         )
     isa = isa.drop(columns="updated_at").reset_index(drop=True)
 
-    erp = applications.loc[:, list(APPLICATION_COLUMNS)].copy()
-    erp["receipt_number"] = _text(erp["receipt_number"])
-    erp["employee_id"] = _text(erp["employee_id"])
-    erp["application_type"] = _text(erp["application_type"], lower=True)
-    erp["filed_on"] = _dates(erp["filed_on"])
     erp_receipts = pa.chunked_array(
         [
             *_arrow_text(erp["receipt_number"].dropna()).chunks,
@@ -440,9 +476,15 @@ def _prepare(
             *_OWNER_COLUMNS,
         ]
     ]
-    employed, of_employee, person_row = _match(joined["employee_id"], person, "employee_id")
-    apps = pd.concat([joined, of_employee], axis=1)[employed].reset_index(drop=True)
-    app_person = person_row[employed]  # each application's row in emp
+    employed = app_person_row >= 0
+    app_person = app_person_row[employed]  # each application's row in emp
+    joined = joined.reset_index(drop=True)
+    if not employed.all():
+        joined = joined[employed].reset_index(drop=True)
+    of_employee = _aligned(
+        person.drop(columns="employee_id"), app_person, np.ones(len(app_person), bool), joined.index
+    )
+    apps = pd.concat([joined, of_employee], axis=1)
     apps["pending"] = apps["status"].isin(ISA_PENDING)
     apps["permitted"] = apps["status"].isin(ISA_PERMITTED)
     apps["extension_or_change"] = apps["application_type"].isin(_EXTENSION_TYPES)
@@ -461,6 +503,30 @@ def _prepare(
     )
 
 
+def _employee_rows(ids: pa.ChunkedArray, wanted: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Employee rows whose id no other row has, and the row among those of each wanted id.
+
+    One dictionary encoding of both columns answers both (a duplicate check and a join).
+
+    Returns:
+        Whether each of ``ids`` is unique there, and for each of ``wanted`` its position among
+        the unique ids (-1 when absent or missing).
+    """
+    count = len(ids)
+    both = pa.chunked_array([*ids.chunks, *wanted.chunks], type=pa.large_string())
+    encoded = pc.dictionary_encode(both.combine_chunks())
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    size = len(encoded.dictionary)
+    own = codes[:count]
+    present = own >= 0
+    single = np.zeros(count, dtype=bool)
+    single[present] = np.bincount(own[present], minlength=size)[own[present]] == 1
+    row_of_code = np.full(size + 1, -1, dtype=np.int64)  # the last slot answers code -1
+    kept = own[single]
+    row_of_code[kept] = np.arange(len(kept))
+    return single, row_of_code[codes[count:]]
+
+
 def _timesheets(timesheets: pd.DataFrame | None) -> pd.DataFrame:
     """The timesheet columns as given; rows are prepared by :func:`_holder_timesheets`."""
     columns = list(TIMESHEET_COLUMNS)
@@ -477,30 +543,70 @@ def _timesheets(timesheets: pd.DataFrame | None) -> pd.DataFrame:
     return timesheets.loc[:, columns]
 
 
-def _holder_timesheets(timesheets: pd.DataFrame, holder_ids: pd.Series) -> dict[str, np.ndarray]:
-    """Prepared timesheet rows of the given employees, ``holder`` = position in ``holder_ids``.
+def _holder_timesheets(
+    timesheets: pd.DataFrame, holder_ids: pd.Series, start: pd.Timestamp, days: int
+) -> dict[str, np.ndarray]:
+    """Prepared timesheet rows of the given employees within ``days`` days from ``start``.
 
-    Only these rows are normalised (ids stripped, dates parsed, hours numeric, missing
-    long-vacation flags false): the hours rule reads no others.
+    ``holder`` is the row's position in ``holder_ids``, ``day`` its work date as days after
+    ``start``. Only these rows are normalised (ids stripped, dates parsed, hours numeric,
+    missing long-vacation flags false): the hours rule reads no others.
     """
-    ids = timesheets["employee_id"].astype("string").str.strip()
     wanted = pa.array(holder_ids.to_numpy(dtype=object), type=pa.large_string())
-    position = pc.index_in(_arrow_text(ids), value_set=wanted)
-    found = position.is_valid().to_numpy(zero_copy_only=False)
-    rows = timesheets if found.all() else timesheets[found]
-    given = rows["hours"]
+    position = _run_positions(_arrow_text(timesheets["employee_id"]), wanted)
+    given_dates = timesheets["work_date"]
+    if given_dates.dtype == np.dtype("datetime64[ns]"):  # a time of day floors to its day
+        stamps = given_dates.to_numpy().view(np.int64)
+    else:
+        stamps = _dates(given_dates).to_numpy().view(np.int64)
+    first = start.to_datetime64().astype("datetime64[ns]").view(np.int64)
+    # NaT is the smallest int64: it is never within; nothing out of the window is subtracted.
+    kept = (position >= 0) & (stamps >= first) & (stamps < first + days * _DAY_NS)
+    everywhere = bool(kept.all())
+    given = timesheets["hours"]
     if given.dtype == np.float64:  # to_numeric would change nothing
         hours = given.to_numpy(dtype=np.float64)
-        hours = np.where(np.isnan(hours), 0.0, hours)
     else:
-        numeric = pd.to_numeric(given, errors="coerce").astype("float64").fillna(0.0)
-        hours = numeric.to_numpy()
+        hours = pd.to_numeric(given, errors="coerce").astype("float64").to_numpy()
+    flags = timesheets["is_long_vacation"]
+    if isinstance(flags.dtype, pd.BooleanDtype):
+        vacation = flags.to_numpy(dtype=bool, na_value=False)
+    else:
+        vacation = _flags(flags).fillna(False).to_numpy(dtype=bool)
+    if not everywhere:
+        position, stamps, hours, vacation = (
+            position[kept],
+            stamps[kept],
+            hours[kept],
+            vacation[kept],
+        )
+    day = stamps - first
+    day //= _DAY_NS
+    missing = np.isnan(hours)
     return {
-        "holder": position.drop_null().to_numpy().astype(np.int64),
-        "work_date": _dates(rows["work_date"]).to_numpy(),
-        "hours": hours,
-        "is_long_vacation": _flags(rows["is_long_vacation"]).fillna(False).to_numpy(dtype=bool),
+        "holder": position,
+        "day": day,
+        "hours": np.where(missing, 0.0, hours) if missing.any() else hours,
+        "is_long_vacation": vacation,
     }
+
+
+def _run_positions(ids: pa.ChunkedArray, wanted: pa.Array) -> np.ndarray:
+    """Position of each stripped id in ``wanted`` (-1 when absent), looked up once per run.
+
+    Timesheets come grouped by employee: rows repeating the previous row's id (as given, so
+    also once stripped) reuse its answer.
+    """
+    count = len(ids)
+    starts = np.ones(count, dtype=bool)
+    if count > 1:
+        changed = pc.not_equal(ids.slice(0, count - 1), ids.slice(1)).fill_null(True)
+        starts[1:] = changed.to_numpy(zero_copy_only=False)
+    heads = np.flatnonzero(starts)
+    stripped = pc.utf8_trim_whitespace(ids.filter(pa.array(starts)))
+    looked_up = pc.index_in(stripped, value_set=wanted).fill_null(-1)
+    at_head = looked_up.to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.repeat(at_head, np.diff(np.r_[heads, count]))
 
 
 def _with_coverage(
@@ -550,12 +656,44 @@ def _match(
         Whether each key was found, ``table``'s other columns aligned with ``keys`` (missing
         values where it was not), and the row position in ``table`` (-1 where not found).
     """
-    position = pc.index_in(_arrow_text(keys), value_set=_arrow_text(table[key]))
+    found, rows = _positions(keys, table[key])
+    return found, _aligned(table.drop(columns=key), rows, found, keys.index), rows
+
+
+def _positions(keys: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each key is among the (unique) ``values``, and its position there (-1 if not)."""
+    position = pc.index_in(_arrow_text(keys), value_set=_arrow_text(values))
     found = position.is_valid().to_numpy(zero_copy_only=False)
-    rows = position.fill_null(-1).to_numpy(zero_copy_only=False)
-    others = table.drop(columns=key).reset_index(drop=True)
-    aligned = others.reindex(pd.Index(rows)).set_axis(keys.index)
-    return found, aligned, rows
+    rows = position.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return found, rows
+
+
+def _aligned(
+    table: pd.DataFrame, rows: np.ndarray, found: np.ndarray, index: pd.Index
+) -> pd.DataFrame:
+    """``table.reset_index(drop=True).reindex(rows)`` labelled ``index``, column by column."""
+    others = table.reset_index(drop=True)
+    return pd.DataFrame(
+        {column: _take(others[column], rows, found).array for column in others.columns},
+        index=index,
+    )
+
+
+def _take(column: pd.Series, rows: np.ndarray, found: np.ndarray) -> pd.Series:
+    """``column.reindex(rows)`` (missing where not ``found``) by position, with a new index."""
+    everywhere = bool(found.all())
+    if len(column) and column.dtype == _STR_DTYPE and isinstance(column.dtype, pd.StringDtype):
+        picks = pa.array(rows) if everywhere else pa.array(rows, mask=~found)
+        taken = _arrow_text(column).take(picks)
+        return pd.Series(_str_array(taken), name=column.name)
+    if len(column) and (
+        column.dtype == np.dtype("datetime64[ns]") or (everywhere and column.dtype.kind in "biuf")
+    ):
+        values = column.to_numpy()[rows]
+        if not everywhere:
+            values[~found] = np.datetime64("NaT")
+        return pd.Series(values, name=column.name)
+    return column.reindex(pd.Index(rows)).reset_index(drop=True)
 
 
 def _arrow_text(values: pd.Series | pd.Index) -> pa.ChunkedArray:
@@ -630,19 +768,40 @@ def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame
             values[missing] = looked_up.to_numpy()
         out[column] = values
     key_extra = out.pop("_key_extra") if "_key_extra" in out else pd.Series("", index=out.index)
-    keys = (
-        out["employee_id"].fillna("").astype(str)
-        + "|"
-        + rule.code
-        + "|"
-        + out["receipt_number"].fillna("").astype(str)
-        + key_extra.astype(str)
+    out["discrepancy_id"] = _discrepancy_ids(
+        out["employee_id"].tolist(),
+        f"|{rule.code}|",
+        out["receipt_number"].tolist(),
+        key_extra.tolist(),
     )
-    out["discrepancy_id"] = [
-        hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] for key in keys.tolist()
-    ]
     out["detail"] = _redact_card_numbers(out["detail"].astype(str))
     return out[list(FINDING_COLUMNS)]
+
+
+def _key_text(value: object) -> str:
+    """``fillna("").astype(str)`` of one value that is not text."""
+    return "" if pd.isna(value) else str(value)  # type: ignore[call-overload]
+
+
+def _discrepancy_ids(
+    employees: list[Any], middle: str, receipts: list[Any], extras: list[Any]
+) -> list[str]:
+    """sha256 of employee + middle + receipt + extra, first 32 hex digits, for each finding.
+
+    Missing parts count as empty text, other values as their ``str``.
+    """
+    sha256 = hashlib.sha256
+    return [
+        sha256(
+            (
+                (employee if type(employee) is str else _key_text(employee))
+                + middle
+                + (receipt if type(receipt) is str else _key_text(receipt))
+                + (extra if type(extra) is str else _key_text(extra))
+            ).encode()
+        ).hexdigest()[:32]
+        for employee, receipt, extra in zip(employees, receipts, extras, strict=True)
+    ]
 
 
 def _redact_card_numbers(details: pd.Series) -> pd.Series:
@@ -689,6 +848,19 @@ def _stable_order(frame: pd.DataFrame, keys: list[str], *, nulls_first: bool) ->
     return positions
 
 
+def _rows(frame: pd.DataFrame, where: pd.Series, *columns: str) -> pd.DataFrame:
+    """The employees ``where`` holds: their id, owner columns and ``columns`` only."""
+    kept = list(dict.fromkeys(["employee_id", *_OWNER_COLUMNS, *columns]))
+    return frame[kept].iloc[np.flatnonzero(where.to_numpy(dtype=bool))]
+
+
+def _is_in(text: pd.Series, values: Iterable[str]) -> pd.Series:
+    """``text.isin(values)`` for a text column, in pyarrow (missing text is in no set)."""
+    value_set = pa.array(list(values), type=pa.large_string())
+    found = pc.is_in(_arrow_text(text), value_set=value_set).fill_null(False)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=text.index, dtype=bool)
+
+
 def _iso(series: pd.Series) -> pd.Series:
     text: pd.Series = series.dt.strftime("%Y-%m-%d").fillna("unknown")
     return text
@@ -700,13 +872,16 @@ def _iso(series: pd.Series) -> pd.Series:
 @_rule("STATUS_EXPIRED")
 def _status_expired(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
-    hit = emp[
+    hit = _rows(
+        emp,
         emp["active"]
-        & ~emp["residence_status"].isin(NO_FIXED_PERIOD)
+        & ~_is_in(emp["residence_status"], NO_FIXED_PERIOD)
         & (emp["period_of_stay_expiry"] < inputs.as_of)
         & ~emp["pending_cover"]
-        & ~emp["permitted_cover"]
-    ]
+        & ~emp["permitted_cover"],
+        "residence_status",
+        "period_of_stay_expiry",
+    )
     detail = (
         "Period of stay ("
         + hit["residence_status"]
@@ -721,7 +896,13 @@ def _status_expired(inputs: _Inputs) -> pd.DataFrame:
 @_rule("SPECIAL_PERIOD")
 def _special_period(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
-    hit = emp[emp["active"] & (emp["period_of_stay_expiry"] < inputs.as_of) & emp["pending_cover"]]
+    hit = _rows(
+        emp,
+        emp["active"] & (emp["period_of_stay_expiry"] < inputs.as_of) & emp["pending_cover"],
+        "period_of_stay_expiry",
+        "covering_receipt",
+        "special_period_end",
+    )
     detail = (
         "Period of stay expired on "
         + _iso(hit["period_of_stay_expiry"])
@@ -741,7 +922,12 @@ def _expiry_approaching(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
     horizon = inputs.as_of + pd.Timedelta(days=inputs.policy.expiry_horizon_days)
     expiry = emp["period_of_stay_expiry"]
-    hit = emp[emp["active"] & (expiry >= inputs.as_of) & (expiry <= horizon) & ~emp["has_renewal"]]
+    hit = _rows(
+        emp,
+        emp["active"] & (expiry >= inputs.as_of) & (expiry <= horizon) & ~emp["has_renewal"],
+        "residence_status",
+        "period_of_stay_expiry",
+    )
     days_left = (hit["period_of_stay_expiry"] - inputs.as_of).dt.days.astype(int).astype(str)
     detail = (
         "Period of stay ("
@@ -759,11 +945,15 @@ def _expiry_approaching(inputs: _Inputs) -> pd.DataFrame:
 def _card_renewal_due(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
     limit = inputs.as_of + pd.Timedelta(days=inputs.policy.card_renewal_days)
-    hit = emp[
+    hit = _rows(
+        emp,
         emp["active"]
-        & emp["residence_status"].isin(_CARD_RENEWAL_STATUSES)
-        & (emp["card_valid_until"] <= limit)
-    ]
+        & _is_in(emp["residence_status"], _CARD_RENEWAL_STATUSES)
+        & (emp["card_valid_until"] <= limit),
+        "residence_card_number",
+        "card_valid_until",
+        "residence_status",
+    )
     detail = (
         "Residence card "
         + hit["residence_card_number"].map(mask_card_number)
@@ -785,7 +975,7 @@ def _work_not_permitted(inputs: _Inputs) -> pd.DataFrame:
     no_permission = emp["outside_status_permission"].fillna("none") == "none"
     hit = emp[
         emp["active"]
-        & (emp["residence_status"].isin(WORK_NOT_PERMITTED_WITHOUT_PERMISSION) | designated_no)
+        & (_is_in(emp["residence_status"], WORK_NOT_PERMITTED_WITHOUT_PERMISSION) | designated_no)
         & no_permission
     ]
     reason = hit["residence_status"].where(
@@ -807,70 +997,77 @@ def _hours_limit_exceeded(inputs: _Inputs) -> pd.DataFrame:
     holder_ids = emp["employee_id"][holding].reset_index(drop=True)
     student = (emp["residence_status"][holding] == "student").to_numpy(dtype=bool)
     start = day - pd.Timedelta(days=policy.hours_lookback_days - 1)
-    rows = _holder_timesheets(inputs.timesheets, holder_ids)
-    within = (rows["work_date"] >= start.to_datetime64()) & (
-        rows["work_date"] <= day.to_datetime64()
-    )
-    if not within.all():
-        rows = {name: values[within] for name, values in rows.items()}
-    holder, work_date, hours = rows["holder"], rows["work_date"], rows["hours"]
+    rows = _holder_timesheets(inputs.timesheets, holder_ids, start, policy.hours_lookback_days)
+    holder, offset, hours = rows["holder"], rows["day"], rows["hours"]
     vacation = student[holder] & rows["is_long_vacation"]
     if vacation.any():
         counted, vacation_hours = np.where(vacation, 0.0, hours), np.where(vacation, hours, 0.0)
     else:
         counted, vacation_hours = hours, np.zeros(len(hours))
-    ts = {
-        "holder": holder,
-        "work_date": work_date,
-        "counted": counted,
-        "vacation_hours": vacation_hours,
-    }
+    daily = None
     if _exact_sums(hours):
-        daily = _daily_hours_exact(ts, policy, start)
-    else:
-        daily = _daily_hours(pd.DataFrame(ts), policy)
-    daily.insert(0, "employee_id", holder_ids.to_numpy(dtype=object)[daily.pop("holder")])
-    week = _worst(daily, "window_hours", policy.weekly_hours_limit)
-    vac = _worst(daily, "vacation_hours", policy.long_vacation_daily_limit)
-    if week.empty and vac.empty:
+        daily = _daily_hours_grid(
+            holder, offset, counted, vacation_hours, len(holder_ids), policy, start
+        )
+    if daily is None:
+        ts = {
+            "holder": holder,
+            "work_date": start.to_datetime64().astype("datetime64[ns]")
+            + offset.astype("timedelta64[D]"),
+            "counted": counted,
+            "vacation_hours": vacation_hours,
+        }
+        if _exact_sums(hours):
+            daily = _daily_hours_exact(ts, policy, start)
+        else:
+            daily = _daily_hours(pd.DataFrame(ts), policy)
+    ids = holder_ids.to_numpy(dtype=object)
+    window_text = f" h in the {policy.hours_window_days} days ending "
+    week_text = {
+        holder: f"{hours:.1f}{window_text}{day} (limit {policy.weekly_hours_limit:g} h)"
+        for holder, (hours, day) in _worst(daily, "window_hours", policy.weekly_hours_limit).items()
+    }
+    vac_limit = policy.long_vacation_daily_limit
+    vac_text = {
+        holder: f"{hours:.1f} h on long-vacation day {day} (limit {vac_limit:g} h/day)"
+        for holder, (hours, day) in _worst(daily, "vacation_hours", vac_limit).items()
+    }
+    breached = sorted(week_text.keys() | vac_text.keys(), key=lambda holder: ids[holder])
+    if not breached:
         return _findings(pd.DataFrame({"employee_id": []}), pd.Series(dtype=object))
-    # Built row by row: an empty frame (only one kind of breach) must still give text values.
-    week_text = pd.Series(
-        {
-            employee_id: f"{hours:.1f} h in the {policy.hours_window_days} days ending "
-            f"{day:%Y-%m-%d} (limit {policy.weekly_hours_limit:g} h)"
-            for employee_id, hours, day in zip(
-                week.index, week["window_hours"], week["work_date"], strict=True
-            )
-        },
+    detail = pd.Series(
+        [
+            "Comprehensive permission exceeded: worked "
+            + (week_text.get(holder, "") + "; " + vac_text.get(holder, "")).strip("; ")
+            + "."
+            for holder in breached
+        ],
         dtype=object,
     )
-    vac_text = pd.Series(
-        {
-            employee_id: f"{hours:.1f} h on long-vacation day {day:%Y-%m-%d} "
-            f"(limit {policy.long_vacation_daily_limit:g} h/day)"
-            for employee_id, hours, day in zip(
-                vac.index, vac["vacation_hours"], vac["work_date"], strict=True
-            )
-        },
-        dtype=object,
-    )
-    breached = sorted(set(week.index) | set(vac.index))
-    owners = emp.loc[holding, ["employee_id", *_OWNER_COLUMNS]].set_index("employee_id")
-    hit = owners.loc[breached].reset_index()
-    parts = pd.concat([hit["employee_id"].map(week_text), hit["employee_id"].map(vac_text)], axis=1)
-    joined = parts.iloc[:, 0].fillna("").str.cat(parts.iloc[:, 1].fillna(""), sep="; ")
-    detail = "Comprehensive permission exceeded: worked " + joined.str.strip("; ") + "."
+    breached_rows = np.flatnonzero(holding)[np.array(breached, dtype=np.int64)]
+    hit = emp[["employee_id", *_OWNER_COLUMNS]].iloc[breached_rows].reset_index(drop=True)
     return _findings(hit, detail)
 
 
-def _worst(daily: pd.DataFrame, column: str, limit: float) -> pd.DataFrame:
-    """Per employee, the day with the highest ``column`` above ``limit`` (ties: earliest)."""
-    over = daily[daily[column] > limit + 1e-9].astype({column: "float64"})
-    return (
-        over.sort_values(["employee_id", column, "work_date"], ascending=[True, False, True])
-        .drop_duplicates("employee_id")
-        .set_index("employee_id")
+def _worst(daily: pd.DataFrame, column: str, limit: float) -> dict[int, tuple[float, str]]:
+    """Per holder, the day with the highest ``column`` above ``limit`` (ties: earliest).
+
+    Returns ``{holder: (value, YYYY-MM-DD)}``.
+    """
+    values = daily[column].to_numpy(dtype=np.float64)
+    over = values > limit + 1e-9
+    holder = daily["holder"].to_numpy()[over]
+    values, days = values[over], daily["work_date"].to_numpy()[over]
+    order = np.lexsort((days, -values, holder))
+    holder, values, days = holder[order], values[order], days[order]
+    first = np.r_[True, holder[1:] != holder[:-1]] if len(holder) else np.zeros(0, dtype=bool)
+    text = np.datetime_as_string(days[first].astype("datetime64[D]"), unit="D")
+    return dict(
+        zip(
+            holder[first].tolist(),
+            zip(values[first].tolist(), text.tolist(), strict=True),
+            strict=True,
+        )
     )
 
 
@@ -880,9 +1077,67 @@ def _exact_sums(hours: np.ndarray) -> bool:
     Then any order of summation gives the same result, so running sums can replace pandas'
     rolling windows without changing a single bit.
     """
-    scaled = hours * 1024.0
-    total = np.abs(scaled).sum()  # inf or NaN when any value is not finite
-    return bool(total < 2.0**52 and (np.floor(scaled) == scaled).all())
+    total = 0.0
+    for begin in range(0, len(hours), _CHUNK):  # in cache-sized pieces
+        scaled = hours[begin : begin + _CHUNK] * 1024.0
+        if not (np.floor(scaled) == scaled).all():  # NaN fails here, inf in the total
+            return False
+        total += float(np.abs(scaled).sum())
+    return total < 2.0**52
+
+
+def _daily_hours_grid(
+    holder: np.ndarray,
+    day: np.ndarray,
+    counted: np.ndarray,
+    vacation: np.ndarray,
+    holders: int,
+    policy: PolicySettings,
+    start: pd.Timestamp,
+) -> pd.DataFrame | None:
+    """:func:`_daily_hours_exact` on a dense holder x day grid; None when the grid is too large.
+
+    ``day`` counts days from ``start`` (0 .. lookback - 1). Days are summed by ``bincount`` and
+    windows from running totals along each holder's row, so the hours must sum exactly
+    (:func:`_exact_sums`); only days with timesheet rows are returned, ordered by holder and day.
+    """
+    if not len(day):
+        first_day, days = 0, 1
+    else:  # the grid spans the days that have rows (earlier days add nothing)
+        first_day = int(day.min())
+        days = int(day.max()) - first_day + 1
+    cells = holders * days
+    if cells > max(4 * len(holder), 1 << 22):
+        return None
+    key = holder.astype(np.int64, copy=False) * days
+    key += day
+    key -= first_day
+    present = np.zeros(cells, dtype=bool)
+    present[key] = True
+    day_counted = np.bincount(key, weights=counted, minlength=cells).reshape(holders, days)
+    day_vacation: np.ndarray = np.zeros((holders, days))
+    if vacation.any():
+        day_vacation = np.bincount(key, weights=vacation, minlength=cells).reshape(holders, days)
+    running = np.cumsum(day_counted, axis=1)
+    window_hours = running.copy()
+    window = policy.hours_window_days
+    if 0 < window < days:
+        window_hours[:, window:] -= running[:, :-window]
+    over = present.reshape(holders, days) & (
+        (window_hours > policy.weekly_hours_limit + 1e-9)
+        | (day_vacation > policy.long_vacation_daily_limit + 1e-9)
+    )
+    holder_over, day_over = np.nonzero(over)
+    return pd.DataFrame(
+        {
+            "holder": holder_over.astype(np.int64),
+            "work_date": start.to_datetime64().astype("datetime64[ns]")
+            + (day_over + first_day).astype("timedelta64[D]"),
+            "counted": day_counted[over],
+            "vacation_hours": day_vacation[over],
+            "window_hours": window_hours[over],
+        }
+    )
 
 
 def _daily_hours_exact(
@@ -983,7 +1238,7 @@ def _designated_organization_mismatch(inputs: _Inputs) -> pd.DataFrame:
     designated = emp["designated_organization_id"]
     hit = emp[
         emp["active"]
-        & emp["residence_status"].isin(TIED_TO_DESIGNATED_ORGANIZATION)
+        & _is_in(emp["residence_status"], TIED_TO_DESIGNATED_ORGANIZATION)
         & (designated.isna() | (designated != emp["organization_id"]))
     ]
     named = hit["designated_organization_id"].fillna("no organization recorded")
@@ -1002,18 +1257,24 @@ def _designated_organization_mismatch(inputs: _Inputs) -> pd.DataFrame:
 # --- rules: applications ----------------------------------------------------------------------
 
 
-def _latest(apps: pd.DataFrame) -> pd.DataFrame:
-    """Per employee, the application last by (decided_on, filed_on, receipt_number)."""
+def _latest(apps: pd.DataFrame, among: pd.Series) -> pd.DataFrame:
+    """Per employee, the application ``among`` last by (decided_on, filed_on, receipt_number).
+
+    Only the key columns are sorted; the kept rows are taken from ``apps`` once.
+    """
     keys = ["employee_id", "decided_on", "filed_on", "receipt_number"]
-    order = _stable_order(apps, keys, nulls_first=True)
+    rows = np.flatnonzero(among.to_numpy(dtype=bool))
+    order = rows[_stable_order(apps[keys].iloc[rows], keys, nulls_first=True)]
     ids = _arrow_text(apps["employee_id"]).take(pa.array(order)).combine_chunks()
     if ids.null_count or len(ids) < 2:
-        return apps.iloc[order].drop_duplicates("employee_id", keep="last")
+        kept: pd.DataFrame = apps.iloc[order].drop_duplicates("employee_id", keep="last")
+        return kept
     # Sorted by employee id first: an employee's rows are adjacent, the last one is kept.
     last = np.ones(len(ids), dtype=bool)
     changes = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))
     last[:-1] = changes.to_numpy(zero_copy_only=False)
-    return apps.iloc[order[last]]
+    latest: pd.DataFrame = apps.iloc[order[last]]
+    return latest
 
 
 @_rule("APPLICATION_DENIED")
@@ -1120,7 +1381,7 @@ def _application_not_found(inputs: _Inputs) -> pd.DataFrame:
 @_rule("APPLICATION_UNTRACKED")
 def _application_untracked(inputs: _Inputs) -> pd.DataFrame:
     isa = inputs.isa
-    held = pc.is_in(_arrow_text(isa["receipt_number"]), value_set=pc.unique(inputs.erp_receipts))
+    held = pc.is_in(_arrow_text(isa["receipt_number"]), value_set=inputs.erp_receipts)
     hit = isa[~held.to_numpy(zero_copy_only=False)]
     if hit.empty:
         return _findings(hit.assign(employee_id=None), pd.Series(dtype=object))
@@ -1186,11 +1447,35 @@ def special_period_end(expiry: pd.Series) -> pd.Series:
     if days is None:
         end: pd.Series = (expiry + pd.DateOffset(months=2)).astype("datetime64[ns]")
         return end
+    return _day_series(_per_distinct_day(days, _two_months_later), expiry)
+
+
+def _two_months_later(days: np.ndarray) -> np.ndarray:
     month = days.astype("datetime64[M]")
     into_month = days - month.astype("datetime64[D]")
     shifted = (month + 2).astype("datetime64[D]") + into_month
     last_day = (month + 3).astype("datetime64[D]") - np.timedelta64(1, "D")
-    return _day_series(np.minimum(shifted, last_day), expiry)
+    later: np.ndarray = np.minimum(shifted, last_day)
+    return later
+
+
+def _per_distinct_day(days: np.ndarray, function: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``function(days)`` for ``datetime64[D]`` days (NaT stays NaT), worked out once per day.
+
+    Many rows share few calendar days: the function runs over the days from the first to the
+    last one present and each row looks its day up.
+    """
+    present = ~np.isnat(days)
+    if not present.any():
+        return function(days)
+    first, last = days[present].min(), days[present].max()
+    span = int((last - first) // np.timedelta64(1, "D")) + 1
+    if span > max(len(days), 1 << 16):
+        return function(days)
+    table = function(np.arange(first, last + np.timedelta64(1, "D"), dtype="datetime64[D]"))
+    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[D]")
+    out[present] = table[(days[present] - first).astype(np.int64)]
+    return out
 
 
 def hellowork_hire_deadline(hire: pd.Series, insured: pd.Series) -> pd.Series:
@@ -1280,7 +1565,7 @@ def _hellowork_hire_overdue(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
     age = (inputs.as_of - emp["hire_date"]).dt.days
     recent = (
-        ~emp["residence_status"].isin(_HELLOWORK_EXEMPT)
+        ~_is_in(emp["residence_status"], _HELLOWORK_EXEMPT)
         & (age >= 0)
         & (age <= inputs.policy.hellowork_lookback_days)
         & emp["hellowork_hire_notified_on"].isna()
@@ -1307,7 +1592,7 @@ def _hellowork_separation_overdue(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
     age = (inputs.as_of - emp["termination_date"]).dt.days
     recent = (
-        ~emp["residence_status"].isin(_HELLOWORK_EXEMPT)
+        ~_is_in(emp["residence_status"], _HELLOWORK_EXEMPT)
         & (age >= 0)
         & (age <= inputs.policy.hellowork_lookback_days)
         & emp["hellowork_separation_notified_on"].isna()
@@ -1362,19 +1647,7 @@ def _data_quality(inputs: _Inputs) -> pd.DataFrame:
         }
     )
     several = frame[repeated]
-    grouped = (
-        several.assign(_codes=several["reason_codes"].fillna("").astype(str).str.split(","))
-        .groupby(keys, sort=True)
-        .agg(
-            rows=("_row", ", ".join),
-            count=("_row", "size"),
-            codes=("_codes", _join_codes),
-            reasons=("reasons", _join_unique),
-            organization_id=("organization_id", "first"),
-            compliance_owner=("compliance_owner", "first"),
-        )
-        .reset_index()
-    )
+    grouped = _quarantine_groups(several, keys)
     grouped = pd.concat([singles, grouped], ignore_index=True) if len(grouped) else singles
     grouped = grouped.reset_index(drop=True)
     detail = (
@@ -1398,6 +1671,54 @@ def _data_quality(inputs: _Inputs) -> pd.DataFrame:
     out["compliance_owner"] = grouped["compliance_owner"].to_numpy()
     out["_key_extra"] = ("|" + grouped["source_table"]).to_numpy()
     return out
+
+
+def _quarantine_groups(several: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Quarantined rows that share a key, one row per key (sorted), as a pandas groupby-agg.
+
+    Text keys are grouped with a dict (the groupby calls Python functions per group anyway);
+    other key values take the pandas path.
+    """
+    columns = {key: several[key].tolist() for key in keys}
+    if not all(isinstance(value, str) for values in columns.values() for value in values):
+        return (
+            several.assign(_codes=several["reason_codes"].fillna("").astype(str).str.split(","))
+            .groupby(keys, sort=True)
+            .agg(
+                rows=("_row", ", ".join),
+                count=("_row", "size"),
+                codes=("_codes", _join_codes),
+                reasons=("reasons", _join_unique),
+                organization_id=("organization_id", "first"),
+                compliance_owner=("compliance_owner", "first"),
+            )
+            .reset_index()
+        )
+    members: dict[tuple[str, ...], list[int]] = {}
+    for position, key in enumerate(zip(*columns.values(), strict=True)):
+        members.setdefault(key, []).append(position)
+    row = several["_row"].tolist()
+    codes = several["reason_codes"].fillna("").astype(str).str.split(",").tolist()
+    reasons = several["reasons"].tolist()
+    owners = {column: several[column].tolist() for column in _OWNER_COLUMNS}
+    # What pandas' "first" gives a group without a value: None in object columns, else NaN.
+    none = {column: None if several[column].dtype == object else np.nan for column in owners}
+    records = []
+    for key in sorted(members):
+        at = members[key]
+        record: dict[str, object] = dict(zip(keys, key, strict=True))
+        record["rows"] = ", ".join(row[i] for i in at)
+        record["count"] = len(at)
+        record["codes"] = _join_codes(codes[i] for i in at)
+        record["reasons"] = _join_unique(reasons[i] for i in at)
+        for column, values in owners.items():
+            present = [values[i] for i in at if not pd.isna(values[i])]
+            record[column] = present[0] if present else none[column]
+        records.append(record)
+    names = [*keys, "rows", "count", "codes", "reasons", *_OWNER_COLUMNS]
+    make: Any = pd.DataFrame  # text columns stay object, None stays None
+    grouped: pd.DataFrame = make(records, columns=names, dtype=object)
+    return grouped.astype({"count": np.int64})
 
 
 def _join_codes(values: Iterable[list[str]]) -> str:

@@ -8,12 +8,15 @@ both give the same answer.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -28,13 +31,23 @@ from zairyu_sync.canonical import (
 from zairyu_sync.config import PolicySettings
 from zairyu_sync.pii import redact_card_numbers
 from zairyu_sync.reconcile import (
+    _arrow_text,
     _daily_hours,
     _daily_hours_exact,
+    _daily_hours_grid,
     _dates,
+    _discrepancy_ids,
+    _employee_rows,
     _exact_sums,
+    _is_in,
+    _join_codes,
+    _join_unique,
+    _match,
     _month_after_end,
+    _quarantine_groups,
     _receipt_numbers,
     _redact_card_numbers,
+    _run_positions,
     _tenth_of_month_after,
     _text,
     reconcile,
@@ -222,3 +235,237 @@ def test_month_arithmetic_equals_pandas_offsets(stamps: list[pd.Timestamp | None
         _tenth_of_month_after(days),
         (months.dt.to_timestamp() + pd.Timedelta(days=9)).astype("datetime64[ns]"),
     )
+
+
+@FAST
+@given(
+    rows,
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from([POLICY, PolicySettings(hours_window_days=14)]),
+)
+def test_daily_grid_equals_pandas_rolling_windows(
+    generated: list[tuple[int, int, float, bool]], spare_holders: int, policy: PolicySettings
+) -> None:
+    """The holder x day grid gives pandas' daily and rolling sums on the days with rows."""
+    start = D - pd.Timedelta(days=POLICY.hours_lookback_days - 1)
+    holder = np.array([row[0] for row in generated], dtype=np.int64)
+    day = np.array([row[1] for row in generated], dtype=np.int64)
+    hours = np.array([row[2] for row in generated], dtype=float)
+    vacation = np.array([row[3] for row in generated], dtype=bool)
+    counted, vacation_hours = np.where(vacation, 0.0, hours), np.where(vacation, hours, 0.0)
+    ts = pd.DataFrame(
+        {
+            "holder": holder,
+            "work_date": start.to_datetime64() + day.astype("timedelta64[D]"),
+            "counted": counted,
+            "vacation_hours": vacation_hours,
+        }
+    )
+    holders = 4 + spare_holders
+    grid = _daily_hours_grid(holder, day, counted, vacation_hours, holders, policy, start)
+    assert grid is not None
+    plain = _daily_hours(ts, policy)
+    over = (plain["window_hours"] > policy.weekly_hours_limit + 1e-9) | (
+        plain["vacation_hours"] > policy.long_vacation_daily_limit + 1e-9
+    )
+    columns = ["holder", "work_date", "counted", "vacation_hours", "window_hours"]
+    pd.testing.assert_frame_equal(
+        grid[columns].reset_index(drop=True),
+        plain.loc[over, columns].reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+ids = st.one_of(
+    st.none(),
+    st.sampled_from(["E1", "E2", " E1", "E1 ", "E3\u3000", "", "E22"]),
+)
+
+
+@FAST
+@given(st.lists(ids, max_size=40), st.lists(st.sampled_from(["E1", "E2", "E3", "E4"]), unique=True))
+def test_run_positions_equal_stripping_every_row(
+    given_ids: list[str | None], wanted: list[str]
+) -> None:
+    """Looking ids up once per run of equal ids gives the row-by-row answer."""
+    series = pd.Series(given_ids, dtype=object)
+    value_set = pa.array(wanted, type=pa.large_string())
+    expected = (
+        pc.index_in(
+            pc.utf8_trim_whitespace(
+                pa.array(series.astype("string").str.strip(), from_pandas=True)
+            ),
+            value_set=value_set,
+        )
+        .fill_null(-1)
+        .to_numpy(zero_copy_only=False)
+    )
+    got = _run_positions(_arrow_text(series), value_set)
+    assert got.tolist() == expected.tolist()
+
+
+@FAST
+@given(
+    st.lists(st.sampled_from(["E1", "E2", "E3", "E4", "E5"]), max_size=12),
+    st.lists(st.one_of(st.none(), st.sampled_from(["E1", "E2", "E3", "E6"])), max_size=12),
+)
+def test_employee_rows_equal_drop_duplicates_and_a_join(
+    employee_ids: list[str], application_ids: list[str | None]
+) -> None:
+    employees = pd.Series(employee_ids, dtype="str")
+    applications = pd.Series(application_ids, dtype="str")
+    single, rows = _employee_rows(_arrow_text(employees), _arrow_text(applications))
+    unique = employees.drop_duplicates(keep=False)
+    assert employees[single].tolist() == unique.tolist()
+    expected = [unique.tolist().index(i) if i in unique.tolist() else -1 for i in application_ids]
+    assert rows.tolist() == expected
+
+
+text_values = st.one_of(
+    st.none(),
+    st.sampled_from(["", " ", "ab", " Ab ", "ＡＢ１", "\u3000x\u3000", "x\ty", "ß", "a\x1c"]),
+)
+
+
+def _plain_text(series: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.Series:
+    text = series.astype("string").str.strip()
+    if upper:
+        text = text.str.normalize("NFKC").str.upper()
+    if lower:
+        text = text.str.lower()
+    return text.mask(text == "").astype("str")
+
+
+@FAST
+@given(st.lists(text_values, max_size=20), st.sampled_from(["plain", "upper", "lower"]))
+def test_text_equals_pandas_string_methods(values: list[str | None], case: str) -> None:
+    series = pd.Series(values, dtype=object, index=range(10, 10 + len(values)))
+    options = {"upper": case == "upper", "lower": case == "lower"}
+    pd.testing.assert_series_equal(_text(series, **options), _plain_text(series, **options))
+
+
+near_days = st.one_of(
+    st.none(),
+    st.dates(min_value=date(2023, 11, 1), max_value=date(2024, 3, 31)).map(pd.Timestamp),
+)
+
+
+@FAST
+@given(st.lists(near_days, max_size=30))
+def test_special_period_end_looked_up_per_day_equals_pandas_offsets(
+    stamps: list[pd.Timestamp | None],
+) -> None:
+    """Dates close together are worked out once per calendar day, then looked up."""
+    days = pd.Series(stamps, dtype="datetime64[ns]", name="expiry")
+    pd.testing.assert_series_equal(
+        special_period_end(days), (days + pd.DateOffset(months=2)).astype("datetime64[ns]")
+    )
+
+
+quarantine_rows = st.tuples(
+    st.sampled_from(["E1", "E2", None]),
+    st.sampled_from(["employees", "applications"]),
+    st.sampled_from(["R1", None]),
+    st.sampled_from(["A", "B,A", "", None]),
+    st.sampled_from(["bad x", "bad y", None]),
+    st.sampled_from(["ORG1", None]),
+)
+
+
+@FAST
+@given(st.lists(quarantine_rows, min_size=1, max_size=12))
+def test_quarantine_groups_equal_pandas_groupby(
+    generated: list[tuple[str | None, ...]],
+) -> None:
+    frame = pd.DataFrame(
+        generated,
+        columns=["employee_id", "source_table", "receipt_number", "reason_codes", "reasons", "org"],
+        dtype=object,
+    )
+    frame = frame.assign(
+        _employee=frame["employee_id"].fillna(""),
+        _receipt=frame["receipt_number"].fillna(""),
+        _row=[str(number) for number in range(2, 2 + len(frame))],
+        organization_id=frame["org"],
+        compliance_owner=frame["org"].map(lambda org: None if org is None else f"{org}@x"),
+    )
+    keys = ["_employee", "source_table", "_receipt"]
+    expected = (
+        frame.assign(_codes=frame["reason_codes"].fillna("").astype(str).str.split(","))
+        .groupby(keys, sort=True)
+        .agg(
+            rows=("_row", ", ".join),
+            count=("_row", "size"),
+            codes=("_codes", _join_codes),
+            reasons=("reasons", _join_unique),
+            organization_id=("organization_id", "first"),
+            compliance_owner=("compliance_owner", "first"),
+        )
+        .reset_index()
+    )
+    got = _quarantine_groups(frame, keys)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+@FAST
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.just(float("nan")), st.text(max_size=4), st.integers(0, 9)),
+            st.one_of(st.none(), st.text(max_size=4)),
+            st.sampled_from(["", "|employees"]),
+        ),
+        max_size=10,
+    )
+)
+def test_discrepancy_ids_equal_pandas_built_keys(generated: list[tuple[object, ...]]) -> None:
+    employee = pd.Series([row[0] for row in generated], dtype=object)
+    receipt = pd.Series([row[1] for row in generated], dtype=object)
+    extra = pd.Series([row[2] for row in generated], dtype=object)
+    keys = (
+        employee.fillna("").astype(str)
+        + "|RULE|"
+        + receipt.fillna("").astype(str)
+        + extra.astype(str)
+    )
+    expected = [hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] for key in keys.tolist()]
+    got = _discrepancy_ids(employee.tolist(), "|RULE|", receipt.tolist(), extra.tolist())
+    assert got == expected
+
+
+@FAST
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["R1", "R2", "R3", "R9"])), max_size=15),
+    st.lists(st.sampled_from(["R1", "R2", "R3", "R4"]), unique=True),
+)
+def test_match_equals_a_pandas_reindex(keys: list[str | None], table_keys: list[str]) -> None:
+    """The column-by-column join gives pandas' reindex: text, dates and other columns."""
+    table = pd.DataFrame(
+        {
+            "receipt_number": pd.Series(table_keys, dtype="str"),
+            "status": pd.Series([f"S{key}" for key in table_keys], dtype="str"),
+            "filed_on": pd.Series(
+                [D - pd.Timedelta(days=n) for n in range(len(table_keys))], dtype="datetime64[ns]"
+            ),
+            "flag": pd.Series([n % 2 == 0 for n in range(len(table_keys))], dtype=bool),
+        }
+    ).set_axis(range(5, 5 + len(table_keys)))
+    series = pd.Series(keys, dtype="str", index=range(100, 100 + len(keys)))
+    found, aligned, rows = _match(series, table, "receipt_number")
+    position = [table_keys.index(key) if key in table_keys else -1 for key in keys]
+    expected = (
+        table.drop(columns="receipt_number")
+        .reset_index(drop=True)
+        .reindex(pd.Index(position))
+        .set_axis(series.index)
+    )
+    assert rows.tolist() == position
+    assert found.tolist() == [row >= 0 for row in position]
+    pd.testing.assert_frame_equal(aligned, expected)
+
+
+@FAST
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["student", "dependent", "x"])), max_size=20))
+def test_is_in_equals_pandas_isin(values: list[str | None]) -> None:
+    series = pd.Series(values, dtype="str")
+    assert _is_in(series, ("student", "x")).tolist() == series.isin(["student", "x"]).tolist()

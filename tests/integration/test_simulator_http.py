@@ -346,12 +346,13 @@ def test_hook_builds_a_working_client(
         host=simulator.base_url,
         login=CLIENT_ID,
         password=CLIENT_SECRET,
-        extra={"page_size": 3, "timeout": "4.5", "max_attempts": 2},
+        extra={"page_size": 3, "timeout": "4.5", "max_attempts": 2, "listing_ranges": "1"},
     )
     hook = ImmigrationApiHook()
     client = hook.get_conn()
     assert hook.get_conn() is client  # cached
     assert client.page_size == 3 and client.max_attempts == 2
+    assert client.listing_ranges == 1  # for an API without `updated_before`
     assert [item.receipt_number for item in client.list_applications()] == ORDERED_RECEIPTS
     assert client.api_calls == 1 + 3  # login + ceil(7 / 3) pages
     client.close()

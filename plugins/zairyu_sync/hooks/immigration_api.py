@@ -42,7 +42,13 @@ _FLOAT_EXTRAS = (
     "max_total_seconds",
     "rate_limit_burst",
 )
-_INT_EXTRAS = ("page_size", "max_attempts", "circuit_breaker_threshold", "max_concurrency")
+_INT_EXTRAS = (
+    "page_size",
+    "max_attempts",
+    "circuit_breaker_threshold",
+    "max_concurrency",
+    "listing_ranges",  # 1 for an API without `updated_before` (ADR 0009)
+)
 
 
 class ImmigrationApiHook(BaseHook):

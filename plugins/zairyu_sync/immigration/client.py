@@ -32,9 +32,12 @@ Failure semantics of :class:`HttpImmigrationClient`:
   once). A ``Retry-After`` pauses every in-flight worker, not only the request that got it.
   Failed attempts that were in flight together count once towards the breaker's consecutive
   failures (a sequential client sees exactly the old count). The first error cancels the rest.
-* :meth:`HttpImmigrationClient.list_and_get_applications` runs the (sequential) listing on one
-  of those slots while the other slots already look receipt numbers up, then looks up those the
-  listing turned out to lack, with the same handling.
+* :meth:`HttpImmigrationClient.list_and_get_applications` reads the listing on the same slots,
+  as several ``updated_at`` ranges at once when it is long (``updated_since`` /
+  ``updated_before``; see :class:`_RangedListing`), while free slots already look receipt
+  numbers up; then it looks up those the listing turned out to lack, with the same handling.
+  A page holding an application outside its range breaks the contract and raises
+  :class:`~zairyu_sync.errors.ImmigrationApiResponseError`.
 * Every body is validated with :mod:`zairyu_sync.immigration.models`. A body that is not JSON or
   breaks the contract raises :class:`~zairyu_sync.errors.ImmigrationApiResponseError`; it is never
   turned into an empty result. That includes a 404 without the contract's error body (for
@@ -49,13 +52,14 @@ import asyncio
 import collections
 import concurrent.futures
 import email.utils
+import itertools
 import json as jsonlib
 import logging
 import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, NoReturn, Protocol, TypeVar
 from urllib.parse import quote
@@ -108,6 +112,15 @@ MAX_RELOGINS_PER_REQUEST = 5
 #: Rejections of never-proven tokens after which a concurrent request gives up (see
 #: ``_arequest``): the credentials or the API's clock are wrong, not a revocation.
 FRESH_TOKEN_REJECTIONS = 3
+#: Estimated pages each ``updated_at`` range of a split listing should hold at least; a listing
+#: estimated shorter than twice this is read as one range (each range costs up to one partly
+#: filled page more than reading it in one sequence).
+MIN_PAGES_PER_RANGE = 4
+#: Seconds an idle connection of the concurrent requests is kept for reuse: below common server
+#: keep-alive timeouts (uvicorn's default is 5 s, httpx's own default too), so that the client,
+#: not the server, closes a connection left idle (for example while the slowest listing range
+#: ends); a server closing one just as a request goes out costs a failed attempt.
+KEEPALIVE_EXPIRY_SECONDS = 2.0
 
 
 class ImmigrationStatusSource(Protocol):
@@ -341,12 +354,18 @@ class HttpImmigrationClient:
             requests into a 429.
         async_transport: an httpx async transport for :meth:`get_applications` (tests).
         async_sleep: how the async lookups wait between attempts (tests pass a recorder).
+        listing_ranges: ``updated_at`` ranges :meth:`list_and_get_applications` may read a
+            long listing in at once (default and upper bound: ``max_concurrency``; 1 reads it
+            in one sequence, for an API without ``updated_before``).
+        wall_clock: the current time (timezone-aware), the end of the last bounded range when
+            a listing is split (tests).
 
     Attributes:
         api_calls: HTTP requests sent so far (logins and retries included).
         failed_attempts: attempts that failed transiently (5xx, 429, transport, malformed).
         rate_limiter: the client's :class:`TokenBucket`.
         max_concurrency: see the argument.
+        listing_ranges: the ranges a listing is split into at most (see the argument).
     """
 
     def __init__(
@@ -370,6 +389,8 @@ class HttpImmigrationClient:
         rate_limit_burst: float | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         async_sleep: Callable[[float], Awaitable[None]] | None = None,
+        listing_ranges: int | None = None,
+        wall_clock: Callable[[], datetime] | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
@@ -392,12 +413,18 @@ class HttpImmigrationClient:
             raise ConfigError(f"max_concurrency must be at least 1, got {max_concurrency}")
         if rate_limit_burst is not None and rate_limit_burst < 1:
             raise ConfigError(f"rate_limit_burst must be at least 1, got {rate_limit_burst}")
+        if listing_ranges is not None and listing_ranges < 1:
+            raise ConfigError(f"listing_ranges must be at least 1, got {listing_ranges}")
         self.base_url = str(url).rstrip("/")
         self.client_id = client_id
         self.page_size = page_size
         self.max_attempts = max_attempts
         self.max_backoff_seconds = max_backoff_seconds
         self.max_concurrency = max_concurrency
+        self.listing_ranges = min(
+            max_concurrency, listing_ranges if listing_ranges is not None else max_concurrency
+        )
+        self._wall_clock = wall_clock or _utc_now
         self.api_calls = 0
         self.failed_attempts = 0
         self.circuit_breaker_threshold = circuit_breaker_threshold
@@ -504,15 +531,18 @@ class HttpImmigrationClient:
     ) -> tuple[list[Application], dict[str, Application | None]]:
         """List the organization's applications and look receipt numbers up, overlapping both.
 
-        The listing's pages are sequential (each needs the previous page's token), so on its
-        own it uses a small part of the rate limit. Here it runs on one of the
-        ``max_concurrency`` slots while the other slots already look ``receipt_numbers`` up
-        (receipt numbers the caller expects outside the listing, e.g. from the last sync);
-        when the listing is complete, ``after_listing`` is called with it and the receipt
-        numbers it returns are looked up too (the listing's slot joins the lookups), so the
-        pipe stays full from the first request to the last. Requests, retries, rate limiter,
-        circuit breaker, validation and error types are those of :meth:`list_applications` and
-        :meth:`get_applications`; the first error cancels everything else and is raised.
+        Each listing page needs the previous page's token, so one sequence of pages uses a
+        small part of the rate limit. Here the ``max_concurrency`` slots share the work: a
+        free slot requests the next page of the listing when one can be requested, else looks
+        a receipt number up (``receipt_numbers`` first: receipt numbers the caller expects
+        outside the listing, e.g. from the last sync). When the first page shows that the
+        listing is long, the rest of it is read as up to ``listing_ranges`` adjacent
+        ``updated_at`` ranges at once (:class:`_RangedListing`); the result is the same
+        listing. When the listing is complete, ``after_listing`` is called with it and the
+        receipt numbers it returns are looked up too, so the pipe stays full from the first
+        request to the last. Requests, retries, rate limiter, circuit breaker, validation and
+        error types are those of :meth:`list_applications` and :meth:`get_applications`; the
+        first error cancels everything else and is raised.
 
         Args:
             receipt_numbers: receipt numbers to look up at once (trimmed; repeats once).
@@ -524,7 +554,8 @@ class HttpImmigrationClient:
 
         Returns:
             The listed applications (in listing order, as :meth:`list_applications` yields
-            them) and receipt number -> application or None (404), for ``receipt_numbers``
+            them from the same data) and receipt number -> application or None (404), for
+            ``receipt_numbers``
             followed by those ``after_listing`` added.
 
         Raises:
@@ -533,7 +564,9 @@ class HttpImmigrationClient:
             ImmigrationApiError: (subclasses) see the module docstring.
         """
         receipts = _distinct_receipts(receipt_numbers)
-        listing = _Listing(self.page_size, updated_since)
+        listing = _RangedListing(
+            self.page_size, updated_since, max_ranges=self.listing_ranges, now=self._wall_clock
+        )
 
         def more(listed: list[Application]) -> list[str]:
             return _distinct_receipts(after_listing(listed)) if after_listing else []
@@ -750,7 +783,7 @@ class HttpImmigrationClient:
         self,
         receipts: list[str],
         *,
-        listing: _Listing | None = None,
+        listing: _RangedListing | None = None,
         after_listing: Callable[[list[Application]], Iterable[str]] | None = None,
     ) -> tuple[list[Application], dict[str, Application | None]]:
         """Look ``receipts`` up concurrently, optionally while listing (see
@@ -759,13 +792,15 @@ class HttpImmigrationClient:
         queue = collections.deque(receipts)
         order = list(receipts)
         queued = set(receipts)
-        listed: list[Application] = []
         listing_done = asyncio.Event()
         if listing is None:
             listing_done.set()
+        work_changed = asyncio.Event()  # set when a page or a lookup may have become available
         login_lock = asyncio.Lock()
         limits = httpx.Limits(
-            max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+            max_connections=self.max_concurrency,
+            max_keepalive_connections=self.max_concurrency,
+            keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
         )
         async with httpx.AsyncClient(
             base_url=self.base_url,
@@ -776,9 +811,32 @@ class HttpImmigrationClient:
             limits=limits,
         ) as http:
 
-            async def look_up() -> None:
+            def finish_listing() -> None:
+                assert listing is not None
+                listing.log_done()
+                if after_listing is not None:
+                    more = list(dict.fromkeys(after_listing(listing.applications())))
+                    more = [receipt for receipt in more if receipt not in queued]
+                    queued.update(more)
+                    order.extend(more)
+                    queue.extend(more)
+                listing_done.set()
+
+            async def work() -> None:
+                """One slot: listing pages first (they decide what else to look up)."""
                 while True:
-                    if queue:  # one shared queue: each receipt goes to one worker
+                    page = listing.take() if listing is not None else None
+                    if page is not None:
+                        assert listing is not None
+                        part, params = page
+                        response = await self._arequest(
+                            http, login_lock, "GET", APPLICATIONS_PATH, params=params
+                        )
+                        listing.accept(part, response)
+                        if listing.done:
+                            finish_listing()
+                        work_changed.set()
+                    elif queue:  # one shared queue: each receipt goes to one worker
                         receipt = queue.popleft()
                         response = await self._arequest(
                             http, login_lock, "GET", _application_path(receipt)
@@ -786,32 +844,12 @@ class HttpImmigrationClient:
                         found[receipt] = self._application_from(response, receipt)
                     elif listing_done.is_set():
                         return
-                    else:
-                        await listing_done.wait()
+                    else:  # no await since the checks above, so no wake-up is missed
+                        work_changed.clear()
+                        await work_changed.wait()
 
-            async def list_then_look_up() -> None:
-                assert listing is not None
-                while not listing.done:
-                    response = await self._arequest(
-                        http, login_lock, "GET", APPLICATIONS_PATH, params=dict(listing.params)
-                    )
-                    listed.extend(listing.accept(response))
-                listing.log_done()
-                if after_listing is not None:
-                    more = list(dict.fromkeys(after_listing(listed)))
-                    more = [receipt for receipt in more if receipt not in queued]
-                    queued.update(more)
-                    order.extend(more)
-                    queue.extend(more)
-                listing_done.set()
-                await look_up()  # the listing's slot joins the lookups
-
-            if listing is None:
-                lookers = min(self.max_concurrency, len(receipts))
-                tasks = [asyncio.create_task(look_up()) for _ in range(lookers)]
-            else:  # the listing holds one slot; after_listing may still add receipts
-                tasks = [asyncio.create_task(list_then_look_up())]
-                tasks += [asyncio.create_task(look_up()) for _ in range(self.max_concurrency - 1)]
+            slots = self.max_concurrency if listing is not None else len(receipts)
+            tasks = [asyncio.create_task(work()) for _ in range(min(self.max_concurrency, slots))]
             try:
                 await asyncio.gather(*tasks)
             except BaseException:
@@ -819,6 +857,7 @@ class HttpImmigrationClient:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 raise
+        listed = listing.applications() if listing is not None else []
         return listed, {receipt: found[receipt] for receipt in order}
 
     async def _abearer(self, http: httpx.AsyncClient, login_lock: asyncio.Lock) -> str:
@@ -995,20 +1034,31 @@ class _Listing:
     restarts the listing from the first page once.
     """
 
-    def __init__(self, page_size: int, updated_since: datetime | None) -> None:
+    def __init__(
+        self,
+        page_size: int,
+        updated_since: datetime | None,
+        *,
+        updated_before: datetime | None = None,
+        yielded: set[tuple[str, datetime]] | None = None,
+    ) -> None:
         self.page_size = page_size
         self.updated_since = updated_since
+        self.updated_before = updated_before
         self.params: dict[str, str | int] = {"page_size": page_size}
-        if updated_since is not None:
-            if updated_since.tzinfo is None:
-                raise ValueError("updated_since must be timezone-aware")
-            self.params["updated_since"] = updated_since.isoformat()
+        for name, moment in (("updated_since", updated_since), ("updated_before", updated_before)):
+            if moment is not None:
+                if moment.tzinfo is None:
+                    raise ValueError(f"{name} must be timezone-aware")
+                self.params[name] = moment.isoformat()
         self.done = False
         self.pages = 0
         self.items = 0
         self._restarted = False
         self._seen_tokens: set[str] = set()
-        self._yielded: set[tuple[str, datetime]] = set()
+        self._yielded: set[tuple[str, datetime]] = yielded if yielded is not None else set()
+        #: the first page's items (before removing repeats), for planning a split
+        self.first_page: list[Application] = []
 
     def accept(self, response: httpx.Response) -> list[Application]:
         """Interpret the answer to the request sent with :attr:`params`."""
@@ -1035,11 +1085,18 @@ class _Listing:
                 f"page {self.pages} has {len(page.items)} items, more than page_size "
                 f"{self.page_size}"
             )
-        since = self.updated_since
+        since, before = self.updated_since, self.updated_before
         if since is not None and any(item.updated_at < since for item in page.items):
             raise ImmigrationApiResponseError(
                 f"page {self.pages} holds applications updated before updated_since"
             )
+        if before is not None and any(item.updated_at >= before for item in page.items):
+            raise ImmigrationApiResponseError(
+                f"page {self.pages} holds applications updated at or after updated_before "
+                "(does the API support updated_before?)"
+            )
+        if self.pages == 1:
+            self.first_page = list(page.items)
         log.debug("applications page %d: %d items", self.pages, len(page.items))
         fresh: list[Application] = []
         for item in page.items:
@@ -1064,6 +1121,156 @@ class _Listing:
     def log_done(self) -> None:
         """Log the listing's size (counts only)."""
         log.info("listed %d ISA applications in %d page(s)", self.items, self.pages)
+
+
+class _RangedListing:
+    """One listing read as adjacent ``updated_at`` ranges at once, no page requested twice.
+
+    The contract orders the listing by (``updated_at``, ``receipt_number``) and selects
+    [``updated_since``, ``updated_before``), so adjacent ranges partition it. Without any
+    knowledge of the data, the first page of the (unbounded) listing is requested alone. If it
+    is the last one, that is the listing. Otherwise it shows where the listing starts and how
+    densely the first applications lie in time: when the rest, from the first page's newest
+    ``updated_at`` up to the wall clock, is estimated at ``2 * MIN_PAGES_PER_RANGE`` pages or
+    more, it is split into up to ``max_ranges`` ranges of equal duration, the last one open
+    (no ``updated_before``, so applications updated during the sync or stamped by a clock ahead
+    of ours are still listed). Otherwise the first page's token is simply followed. The
+    applications of the first page that share its newest ``updated_at`` are listed again by
+    the first range and dropped here (as are those listed again after a 410 restart).
+
+    A sequential listing sees every application that exists throughout it at least once: an
+    update moves it to the end, which is read last. Ranges read concurrently keep that
+    guarantee: if the open range's last page was requested while a bounded range was still
+    being read, the open range is read once more from its newest ``updated_at`` as soon as
+    every bounded range has ended (one more request per listing, at most a few when many
+    applications changed meanwhile).
+
+    Each page request is handed to one worker (:meth:`take`) and its answer returned with
+    :meth:`accept`; a range has at most one request in flight.
+
+    Args:
+        page_size: items per page.
+        updated_since: the listing's lower bound (timezone-aware) or None.
+        max_ranges: ranges at most (1: never split).
+        now: the current time (timezone-aware).
+    """
+
+    def __init__(
+        self,
+        page_size: int,
+        updated_since: datetime | None,
+        *,
+        max_ranges: int,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.page_size = page_size
+        self.max_ranges = max_ranges
+        self._now = now
+        self._yielded: set[tuple[str, datetime]] = set()
+        self.ranges = [_Listing(page_size, updated_since, yielded=self._yielded)]
+        self._parts: list[list[Application]] = [[]]
+        self._ready: collections.deque[int] = collections.deque([0])
+        self._active = 1  # ranges not read to their end yet
+        self._planned = False
+        self._tail_safe = True  # the open range's last request went out after the others ended
+        self._tail_pending = False
+        self.pages = 0
+        self.tail_reads = 0
+
+    @property
+    def done(self) -> bool:
+        """Whether every range has been read to its end."""
+        return self._active == 0
+
+    def take(self) -> tuple[int, dict[str, str | int]] | None:
+        """The next page request to send, as (range index, query parameters), or None."""
+        if not self._ready:
+            return None
+        index = self._ready.popleft()
+        if index == len(self.ranges) - 1:  # the open range
+            self._tail_safe = self._active == 1
+        return index, dict(self.ranges[index].params)
+
+    def accept(self, index: int, response: httpx.Response) -> None:
+        """Interpret the answer to the request :meth:`take` handed out for range ``index``."""
+        listing = self.ranges[index]
+        before = listing.pages
+        self._parts[index].extend(listing.accept(response))
+        self.pages += listing.pages - before
+        if not self._planned and listing.pages == 1:
+            self._planned = True
+            if not listing.done and self._split(listing):
+                return
+        last = len(self.ranges) - 1
+        if not listing.done:
+            self._ready.append(index)
+        elif index == last and not self._tail_safe:
+            self._tail_pending = True  # read on once the bounded ranges are done
+        else:
+            self._active -= 1
+        if self._tail_pending and self._active == 1:
+            self._tail_pending = False
+            self._read_tail(last)
+
+    def applications(self) -> list[Application]:
+        """The listed applications in listing order."""
+        return [application for part in self._parts for application in part]
+
+    def log_done(self) -> None:
+        """Log the listing's size (counts only)."""
+        log.info(
+            "listed %d ISA applications in %d page(s), %d updated_at range(s)",
+            len(self._yielded),
+            self.pages,
+            max(1, len(self.ranges) - 1),
+        )
+
+    def _split(self, probe: _Listing) -> bool:
+        """Replace the rest of ``probe`` by concurrent ranges; False when not worth it."""
+        if self.max_ranges < 2 or not probe.first_page:
+            return False
+        moments = [item.updated_at for item in probe.first_page]
+        start, newest = min(moments), max(moments)
+        rest = self._now() - newest
+        span = newest - start
+        if span <= timedelta(0) or rest <= timedelta(0):
+            return False  # nothing to estimate the density from, or nothing left to split
+        pages = len(moments) / self.page_size * (rest / span)
+        count = min(self.max_ranges, int(pages // MIN_PAGES_PER_RANGE))
+        if count < 2:
+            return False
+        cuts = sorted({newest + rest * step / count for step in range(count)})
+        if len(cuts) < 2:
+            return False  # the rest is too short to cut (microsecond resolution)
+        count = len(cuts)
+        bounds: list[datetime | None] = [*cuts, None]
+        for lower, upper in itertools.pairwise(bounds):
+            assert lower is not None
+            self.ranges.append(
+                _Listing(self.page_size, lower, updated_before=upper, yielded=self._yielded)
+            )
+            self._parts.append([])
+            self._ready.append(len(self.ranges) - 1)
+        self._active += count - 1  # the probe ends, ``count`` ranges begin
+        log.info(
+            "ISA listing is long (about %d pages): reading it as %d updated_at ranges at once",
+            round(pages) + 1,
+            count,
+        )
+        return True
+
+    def _read_tail(self, index: int) -> None:
+        """Read the open range once more from its newest ``updated_at`` (see the class)."""
+        listing = self.ranges[index]
+        part = self._parts[index]
+        since = max((item.updated_at for item in part), default=listing.updated_since)
+        self.ranges[index] = _Listing(self.page_size, since, yielded=self._yielded)
+        self.tail_reads += 1
+        self._ready.append(index)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _application_path(receipt: str) -> str:

@@ -1,7 +1,8 @@
 """A simulator of the ISA status API contract (``openapi.yaml``), served with FastAPI.
 
 It serves a seed dataset faithfully to the contract: client-credential login with expiring
-bearer tokens, the organization's listing with stable keyset paging and ``updated_since``, lookup
+bearer tokens, the organization's listing with stable keyset paging and an ``updated_since`` /
+``updated_before`` time range, lookup
 by receipt number (including personally filed applications), contract-shaped error bodies, an
 optional rate limit (429 + ``Retry-After``) and a maintenance switch (503).
 
@@ -245,6 +246,7 @@ class ApplicationStore:
         since: datetime | None,
         after: tuple[datetime, str] | None,
         size: int,
+        before: datetime | None = None,
     ) -> tuple[list[bytes], tuple[datetime, str] | None]:
         """One listing page: the JSON of up to ``size`` applications and the next cursor.
 
@@ -252,6 +254,7 @@ class ApplicationStore:
             since: only applications with ``updated_at`` at or after this instant.
             after: only applications sorting after this (``updated_at``, receipt) key.
             size: page size.
+            before: only applications with ``updated_at`` before this instant (exclusive).
 
         Returns:
             The items' JSON and the key of the last item when more follow (else None).
@@ -259,12 +262,15 @@ class ApplicationStore:
         with self._lock:
             keys = self._keys
             start = 0
+            end = len(keys)
             if since is not None:
                 start = bisect.bisect_left(keys, (since,))  # type: ignore[arg-type]
             if after is not None:
                 start = max(start, bisect.bisect_right(keys, after))
-            chunk = keys[start : start + size]
-            more = start + size < len(keys)
+            if before is not None:
+                end = bisect.bisect_left(keys, (before,))  # type: ignore[arg-type]
+            chunk = keys[start : min(start + size, end)]
+            more = start + size < end
             return [self._json[receipt] for _, receipt in chunk], (
                 chunk[-1] if more and chunk else None
             )
@@ -452,7 +458,9 @@ def _error(
 
 #: Query parameters of each path in the contract; the contract lists the complete set, so anything
 #: else is refused (a misspelt filter must not silently list everything).
-_QUERY_PARAMETERS = {"/v1/applications": frozenset({"updated_since", "page_size", "page_token"})}
+_QUERY_PARAMETERS = {
+    "/v1/applications": frozenset({"updated_since", "updated_before", "page_size", "page_token"})
+}
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -730,19 +738,30 @@ def create_app(
         updated_since: Annotated[str | None, Query()] = None,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
         page_token: Annotated[str | None, Query()] = None,
+        updated_before: Annotated[str | None, Query()] = None,
     ) -> Response:
-        since = cursor = None
+        since = before = cursor = None
         if updated_since is not None:
             since = _parse_instant(updated_since)
             if since is None:
                 return _error(
                     400, "invalid_request", "updated_since: must be an RFC 3339 date-time"
                 )
+        if updated_before is not None:
+            before = _parse_instant(updated_before)
+            if before is None:
+                return _error(
+                    400, "invalid_request", "updated_before: must be an RFC 3339 date-time"
+                )
+            if since is not None and before <= since:
+                return _error(
+                    400, "invalid_request", "updated_before: must be later than updated_since"
+                )
         if page_token is not None:
             cursor = _decode_cursor(page_token)
             if cursor is None:
                 return _error(400, "invalid_request", "page_token: not a token of this API")
-        items, last = store.page(since=since, after=cursor, size=page_size)
+        items, last = store.page(since=since, after=cursor, size=page_size, before=before)
         next_token = json.dumps(None if last is None else _encode_cursor(last))
         body = b'{"items":[' + b",".join(items) + b'],"next_page_token":' + next_token.encode()
         return Response(body + b"}", media_type="application/json")

@@ -15,7 +15,8 @@ Two entry points share one implementation:
 With a source that offers ``list_and_get_applications`` (as
 :class:`~zairyu_sync.immigration.client.HttpImmigrationClient` does) the lookups run concurrently
 and overlap the listing: receipt numbers the last sync saw outside the listing are looked up
-while the listing's pages are still being read, the rest as soon as the listing is complete.
+while the listing's pages are still being read, the rest as soon as the listing is complete; a
+long listing is read as several ``updated_at`` ranges at once (ADR 0009).
 Other sources list first and then look up through
 :func:`~zairyu_sync.immigration.client.get_applications`; the frame is the same.
 """

@@ -9,7 +9,8 @@ stay valid, identifiers stay unique and every copy yields the base's findings ag
 ISA applications are replicated the same way in pandas and written as the run's ISA frame (the
 ISA sync is not part of this measurement). The sharded pipeline (the stage functions of
 :mod:`zairyu_sync.pipeline`, as the Airflow DAG calls them) then runs in a fresh child process,
-shard after shard, so its peak RSS is the pipeline's own (:func:`process_peak_rss_mb`).
+shard after shard, or with ``workers`` the mapped stages on that many worker processes; its peak
+memory is the pipeline's own (:func:`process_peak_rss_mb`, :class:`ProcessTreeMemory`).
 
 :func:`measure_daily_incremental` loads a roster into PostgreSQL (ERP and warehouse, separate
 throwaway schemas), serves its ISA applications from a loopback simulator, runs day 1 in full
@@ -409,7 +410,9 @@ def _release_memory() -> None:
 class ProcessTreeMemory:
     """Peak resident memory of this process and all its descendants together (Linux ``/proc``).
 
-    A thread samples the sum of ``VmRSS`` over the process tree every ``interval`` seconds;
+    A thread samples the sum of ``VmRSS`` over the process tree every ``interval`` seconds (a
+    sample reads ``/proc`` for every process, ≈ 5 ms with 90 processes, so a short interval costs
+    the measured process CPU);
     :meth:`peak_mb` is the highest sum seen (pages shared between processes, such as libraries,
     count once per process, so this errs high). :meth:`high_water_sum_mb` is the highest sum of
     the processes' own ``VmHWM`` over the processes alive at a sample: it bounds what they held
@@ -417,7 +420,7 @@ class ProcessTreeMemory:
     :func:`process_peak_rss_mb`.
     """
 
-    def __init__(self, interval: float = 0.05) -> None:
+    def __init__(self, interval: float = 0.25) -> None:
         self._interval = interval
         self._peak = 0.0
         self._high_water = 0.0
@@ -453,9 +456,14 @@ class ProcessTreeMemory:
         self.sample()
         return self._peak
 
-    def high_water_sum_mb(self) -> float:
-        """The highest sum of the live processes' own high-water marks so far, in MiB."""
-        self.sample()
+    def high_water_sum_mb(self, *, sample: bool = True) -> float:
+        """The highest sum of the live processes' own high-water marks so far, in MiB.
+
+        With ``sample=False`` no new sample is taken, so right after :meth:`peak_mb` both
+        figures come from the same samples (and this one is never below that one).
+        """
+        if sample:
+            self.sample()
         return self._high_water
 
 
@@ -733,8 +741,12 @@ def _national_child(
             mapped = pool
         watch = _Stopwatch(memory.peak_mb if memory else process_peak_rss_mb)
         run = _run_stages(ctx, erp, warehouse, PolicySettings(), shard_count, watch, None, mapped)
-        tree = {"high_water_sum_mb": round(memory.high_water_sum_mb(), 1)} if memory else {}
-        peak = memory.peak_mb() if memory else process_peak_rss_mb()
+        peak = memory.peak_mb() if memory else process_peak_rss_mb()  # takes a last sample
+        tree = (
+            {"high_water_sum_mb": round(memory.high_water_sum_mb(sample=False), 1)}
+            if memory
+            else {}
+        )
     counts = run.loaded["counts"]
     return {
         "stages": [stage.as_dict() for stage in watch.stages],

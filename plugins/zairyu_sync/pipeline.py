@@ -151,8 +151,9 @@ def _shard_note(shard: Shard | None) -> str:
 
 def receipt_numbers(applications: pd.DataFrame) -> set[str]:
     """The trimmed, non-blank receipt numbers of a raw applications frame."""
-    given = pd.unique(applications["receipt_number"].dropna().to_numpy(dtype=object))
-    values = (str(value).strip() for value in given)  # Python's strip, once per distinct value
+    text = applications["receipt_number"].dropna().astype(str)  # str() of each value, as text
+    given = pd.unique(text.to_numpy(dtype=object))
+    values = (value.strip() for value in given)  # Python's strip, once per distinct text
     return {value for value in values if value}
 
 

@@ -219,13 +219,19 @@ def test_ranges_under_5xx_and_429_give_the_sequential_listing(
 ) -> None:
     truth = _sequential(simulator)
     simulator.set_faults(FaultSettings(seed=5, error_5xx_share=0.15, rate_limit_share=0.03))
+    transport = RecordingTransport(simulator)
     with _client(
-        simulator, max_attempts=8, circuit_breaker_threshold=20, max_backoff_seconds=1.5
+        simulator,
+        max_attempts=8,
+        circuit_breaker_threshold=20,
+        max_backoff_seconds=1.5,
+        async_transport=transport,
     ) as client:
         listed, _ = client.list_and_get_applications()
         failed = client.failed_attempts
     injected = simulator.state.injected
     assert injected.error_5xx > 0 and failed >= injected.error_5xx
+    assert len(_bounds(transport)) >= 2  # the listing was read in ranges
     assert _dump(listed) == _dump(truth)
 
 
@@ -235,8 +241,10 @@ def test_full_fetch_and_mirror_sync_equal_the_sequential_ones(
     _, erp = world
     with _client(simulator, listing_ranges=1) as client:
         sequential = fetch_isa_applications(client, erp)
-    with _client(simulator) as client:
+    transport = RecordingTransport(simulator)
+    with _client(simulator, async_transport=transport) as client:
         ranged = fetch_isa_applications(client, erp)
+    assert len(_bounds(transport)) >= 2  # the listing was read in ranges
     pd.testing.assert_frame_equal(ranged, sequential)
     assert ranged.attrs["api_calls"] <= sequential.attrs["api_calls"] + 8 + 1
 

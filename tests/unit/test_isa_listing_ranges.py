@@ -9,9 +9,10 @@ token, slow ranges down, change an application while the listing runs.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -47,6 +48,7 @@ class KeysetApi:
             whose ``updated_since`` is this instant.
         after_page: called with the request's parameters and whether the page is its range's
             last, after the page is computed (to change the data while the listing runs).
+        server_now: the server's clock, sent as the ``Date`` header (None: no header).
     """
 
     def __init__(
@@ -58,8 +60,10 @@ class KeysetApi:
         delay: Callable[[httpx.QueryParams], float] | None = None,
         expire_once: datetime | None = None,
         after_page: Callable[[httpx.QueryParams, bool], None] | None = None,
+        server_now: datetime | None = None,
     ) -> None:
         self.apps = dict(apps)
+        self.server_now = server_now
         self.honour_before = honour_before
         self.refuse_before = refuse_before
         self.delay = delay
@@ -114,7 +118,14 @@ class KeysetApi:
         if self.after_page is not None:
             self.after_page(params, not more)
         items = [application(receipt, updated_at=moment.isoformat()) for receipt, moment in page]
-        return httpx.Response(200, json={"items": items, "next_page_token": next_token})
+        headers = {}
+        if self.server_now is not None:
+            headers["date"] = email.utils.format_datetime(
+                self.server_now.astimezone(UTC), usegmt=True
+            )
+        return httpx.Response(
+            200, json={"items": items, "next_page_token": next_token}, headers=headers
+        )
 
 
 def clustered(count: int, *, start: datetime = T0) -> dict[str, datetime]:
@@ -296,7 +307,7 @@ def test_an_application_updated_while_the_ranges_run_is_still_listed() -> None:
     assert [p.get("updated_since") for p in api.listing_params].count(tail_since) == 1
 
 
-def test_lookups_wait_for_the_ranged_listing_and_use_every_slot() -> None:
+def test_lookups_of_unlisted_receipts_wait_for_the_whole_ranged_listing() -> None:
     apps = clustered(240)
     api = KeysetApi(apps)
     erp = [*list(apps)[:10], "P-1", "P-2"]
@@ -323,3 +334,40 @@ def test_naive_bounds_and_bad_settings_are_refused() -> None:
         make_client(api, now=T0, listing_ranges=0)
     assert make_client(api, now=T0, listing_ranges=64).listing_ranges == 8  # max_concurrency
     assert make_client(api, now=T0, max_concurrency=3).listing_ranges == 3
+
+
+def test_ranges_end_at_the_server_clock_when_the_client_clock_is_ahead() -> None:
+    """An application updated during the listing is listed although this clock runs an hour fast.
+
+    The server stamps the update at its own present (minute 60). Ranges cut up to this machine's
+    clock (minute 120) would put it into a bounded range that has already been read; cut up to
+    the server's ``Date`` they put it into the open range, which is read last.
+    """
+    apps = clustered(240)  # minutes 0..59
+    server_now = T0 + timedelta(minutes=60)
+    client_now = T0 + timedelta(minutes=120)
+    first_cut = T0 + timedelta(minutes=18)  # the first range's end with the client's clock
+    moved = max((item for item in apps.items() if item[1] < first_cut), key=lambda i: (i[1], i[0]))
+
+    def slow_first_range(params: httpx.QueryParams) -> float:
+        return 0.05 if params.get("updated_before") == first_cut.isoformat() else 0.0
+
+    def update(params: httpx.QueryParams, last: bool) -> None:
+        """Stamp ``moved`` at the server's present right after the range holding it is read."""
+        since, before = params.get("updated_since"), params.get("updated_before")
+        holds_now = since is not None and datetime.fromisoformat(since) <= server_now
+        holds_now &= before is None or server_now < datetime.fromisoformat(before)
+        if last and holds_now and api.apps[moved[0]] != server_now:
+            api.apps[moved[0]] = server_now
+
+    api = KeysetApi(apps, delay=slow_first_range, after_page=update, server_now=server_now)
+    listed, _ = make_client(api, now=client_now, listing_ranges=7).list_and_get_applications()
+    assert api.apps[moved[0]] == server_now  # the update happened during the listing
+    assert any(params.get("updated_before") for params in api.listing_params)  # it was split
+    assert {receipt for receipt, _ in keys(listed)} == set(apps)
+    bounds = [
+        datetime.fromisoformat(str(params["updated_before"]))
+        for params in api.listing_params
+        if params.get("updated_before")
+    ]
+    assert max(bounds) <= server_now

@@ -1199,7 +1199,7 @@ class _RangedListing:
         self.pages += listing.pages - before
         if not self._planned and listing.pages == 1:
             self._planned = True
-            if not listing.done and self._split(listing):
+            if not listing.done and self._split(listing, _server_time(response)):
                 return
         last = len(self.ranges) - 1
         if not listing.done:
@@ -1225,13 +1225,20 @@ class _RangedListing:
             max(1, len(self.ranges) - 1),
         )
 
-    def _split(self, probe: _Listing) -> bool:
-        """Replace the rest of ``probe`` by concurrent ranges; False when not worth it."""
+    def _split(self, probe: _Listing, server_now: datetime | None = None) -> bool:
+        """Replace the rest of ``probe`` by concurrent ranges; False when not worth it.
+
+        The ranges end at "now": the earlier of this machine's clock and the server's ``Date``
+        header of the first page (when it sent one). A client clock ahead of the server's would
+        otherwise put the open range's start after the server's present, so an application
+        updated during the listing could be stamped into a bounded range that was already read.
+        """
         if self.max_ranges < 2 or not probe.first_page:
             return False
         moments = [item.updated_at for item in probe.first_page]
         start, newest = min(moments), max(moments)
-        rest = self._now() - newest
+        now = self._now() if server_now is None else min(self._now(), server_now)
+        rest = now - newest
         span = newest - start
         if span <= timedelta(0) or rest <= timedelta(0):
             return False  # nothing to estimate the density from, or nothing left to split
@@ -1271,6 +1278,18 @@ class _RangedListing:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _server_time(response: httpx.Response) -> datetime | None:
+    """The response's ``Date`` header (whole seconds, so never later than the server's clock)."""
+    value = response.headers.get("date")
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _application_path(receipt: str) -> str:

@@ -254,12 +254,8 @@ def process_peak_rss_mb() -> float:
     memory; ``VmHWM`` is the high-water mark of the child's own address space. Elsewhere this
     falls back to ``ru_maxrss`` (:func:`zairyu_sync.bench.peak_rss_mb`).
     """
-    try:
-        status = Path("/proc/self/status").read_text(encoding="ascii")
-    except OSError:
-        return peak_rss_mb()
-    match = re.search(r"^VmHWM:\s+([0-9]+) kB$", status, flags=re.MULTILINE)
-    return int(match.group(1)) / 1024 if match else peak_rss_mb()
+    _, high_water = _resident_mb(os.getpid())
+    return high_water or peak_rss_mb()
 
 
 class _Stopwatch:

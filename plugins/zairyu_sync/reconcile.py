@@ -1673,6 +1673,23 @@ def _data_quality(inputs: _Inputs) -> pd.DataFrame:
     return out
 
 
+def _quarantine_groups_by_pandas(several: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """:func:`_quarantine_groups` as a pandas groupby-agg (any key values)."""
+    return (
+        several.assign(_codes=several["reason_codes"].fillna("").astype(str).str.split(","))
+        .groupby(keys, sort=True)
+        .agg(
+            rows=("_row", ", ".join),
+            count=("_row", "size"),
+            codes=("_codes", _join_codes),
+            reasons=("reasons", _join_unique),
+            organization_id=("organization_id", "first"),
+            compliance_owner=("compliance_owner", "first"),
+        )
+        .reset_index()
+    )
+
+
 def _quarantine_groups(several: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Quarantined rows that share a key, one row per key (sorted), as a pandas groupby-agg.
 
@@ -1681,19 +1698,7 @@ def _quarantine_groups(several: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """
     columns = {key: several[key].tolist() for key in keys}
     if not all(isinstance(value, str) for values in columns.values() for value in values):
-        return (
-            several.assign(_codes=several["reason_codes"].fillna("").astype(str).str.split(","))
-            .groupby(keys, sort=True)
-            .agg(
-                rows=("_row", ", ".join),
-                count=("_row", "size"),
-                codes=("_codes", _join_codes),
-                reasons=("reasons", _join_unique),
-                organization_id=("organization_id", "first"),
-                compliance_owner=("compliance_owner", "first"),
-            )
-            .reset_index()
-        )
+        return _quarantine_groups_by_pandas(several, keys)
     members: dict[tuple[str, ...], list[int]] = {}
     for position, key in enumerate(zip(*columns.values(), strict=True)):
         members.setdefault(key, []).append(position)

@@ -40,11 +40,10 @@ from zairyu_sync.reconcile import (
     _employee_rows,
     _exact_sums,
     _is_in,
-    _join_codes,
-    _join_unique,
     _match,
     _month_after_end,
     _quarantine_groups,
+    _quarantine_groups_by_pandas,
     _receipt_numbers,
     _redact_card_numbers,
     _run_positions,
@@ -390,19 +389,7 @@ def test_quarantine_groups_equal_pandas_groupby(
         compliance_owner=frame["org"].map(lambda org: None if org is None else f"{org}@x"),
     )
     keys = ["_employee", "source_table", "_receipt"]
-    expected = (
-        frame.assign(_codes=frame["reason_codes"].fillna("").astype(str).str.split(","))
-        .groupby(keys, sort=True)
-        .agg(
-            rows=("_row", ", ".join),
-            count=("_row", "size"),
-            codes=("_codes", _join_codes),
-            reasons=("reasons", _join_unique),
-            organization_id=("organization_id", "first"),
-            compliance_owner=("compliance_owner", "first"),
-        )
-        .reset_index()
-    )
+    expected = _quarantine_groups_by_pandas(frame, keys)
     got = _quarantine_groups(frame, keys)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 

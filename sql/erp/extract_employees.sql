@@ -6,8 +6,8 @@
 -- An ERP status code missing from ref_residence_status passes through unmapped, so validation
 -- sees (and quarantines) it instead of a silent null.
 -- shard_from / shard_to (bound, NULL = unbounded) restrict the extract to one shard of the roster:
--- emp_no in [shard_from, shard_to), the ranges of shard_boundaries.sql (repeated inside the
--- aggregates so a shard does not aggregate the whole roster).
+-- emp_no in [shard_from, shard_to), the ranges of shard_boundaries.sql (repeated on the card join
+-- and inside the aggregates so a shard neither scans every card nor aggregates the whole roster).
 SELECT
     e.emp_no AS employee_id,
     e.org_code AS organization_id,
@@ -47,6 +47,8 @@ LEFT JOIN hr_organization o
     ON o.org_code = e.org_code
 LEFT JOIN hr_residence_card c
     ON c.emp_no = e.emp_no AND c.is_current = 1
+    AND (CAST(:shard_from AS VARCHAR(16)) IS NULL OR c.emp_no >= :shard_from)
+    AND (CAST(:shard_to AS VARCHAR(16)) IS NULL OR c.emp_no < :shard_to)
 LEFT JOIN ref_residence_status rs
     ON rs.erp_status_code = c.status_code
 LEFT JOIN (

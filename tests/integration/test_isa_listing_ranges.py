@@ -194,6 +194,29 @@ def test_ranges_give_exactly_the_sequential_listing(
     assert len(transport.listing_params) <= sequential_pages + ranges + 1
 
 
+def test_an_api_without_updated_before_is_read_in_one_sequence(
+    simulator: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    truth = _sequential(simulator)
+    simulator.set_faults(FaultSettings(without_updated_before=True))
+    transport = RecordingTransport(simulator)
+    with (
+        caplog.at_level(logging.INFO, logger="zairyu_sync.immigration.client"),
+        _client(simulator, async_transport=transport) as client,
+    ):
+        listed, found = client.list_and_get_applications()
+    assert _dump(listed) == _dump(truth)
+    assert found == {}
+    assert _bounds(transport)  # ranges were tried (and refused)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "ISA listing: it refused updated_before (invalid_request), so the listing is read in "
+        "one sequence (the connection extra listing_ranges=1 skips this attempt)"
+    ]
+    first_range = [p for p in transport.listing_params if "updated_since" not in p]
+    assert len(first_range) == -(-len(truth) // PAGE_SIZE)
+
+
 def test_ranges_with_updated_since_give_the_sequential_listing(simulator: SimulatorServer) -> None:
     since = START + timedelta(minutes=33, seconds=20)
     truth = _sequential(simulator, updated_since=since)

@@ -244,22 +244,101 @@ def test_the_split_is_sized_by_the_estimated_pages() -> None:
     assert sum(1 for _, before in ranges_of(api) if before is not None) == 1  # two ranges
 
 
-def test_a_server_that_ignores_updated_before_is_a_contract_violation() -> None:
-    api = KeysetApi(clustered(240), honour_before=False)
+@pytest.mark.parametrize(
+    ("api_options", "reason"),
+    [
+        pytest.param({"refuse_before": True}, "refused updated_before", id="refuses"),
+        pytest.param({"honour_before": False}, "ignored updated_before", id="ignores"),
+    ],
+)
+def test_an_api_without_updated_before_is_read_in_one_sequence(
+    api_options: dict[str, bool], reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    apps = clustered(240)
+    api = KeysetApi(apps, **api_options)
     client = make_client(api, now=T0 + timedelta(minutes=50))
-    with pytest.raises(ImmigrationApiResponseError, match="updated_before"):
+    with caplog.at_level(logging.WARNING, logger="zairyu_sync.immigration.client"):
+        listed, _ = client.list_and_get_applications()
+    assert keys(listed) == api.sequence()
+    assert any(p.get("updated_before") is not None for p in api.listing_params)  # tried ranges
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and reason in warnings[0] and "one sequence" in warnings[0]
+    # the sequence follows on from the first page and reads each page of the listing once;
+    # the ranges' requests before they were given up come on top
+    sequential_pages = -(-len(apps) // PAGE_SIZE)
+    first_range = [p for p in api.listing_params if p.get("updated_since") is None]
+    assert len(first_range) == sequential_pages
+    assert len(api.listing_params) < 2 * sequential_pages
+
+
+def test_late_answers_of_given_up_ranges_are_dropped() -> None:
+    apps = clustered(240)
+    first_bound: list[str] = []
+
+    def delay(params: httpx.QueryParams) -> float:
+        bound = params.get("updated_before")
+        if bound is None:
+            return 0.0
+        if not first_bound:
+            first_bound.append(bound)
+        return 0.0 if bound == first_bound[0] else 0.3  # the other ranges answer after the end
+
+    api = KeysetApi(apps, refuse_before=True, delay=delay)
+    calls: list[int] = []
+
+    def after_listing(listed: list[Application]) -> list[str]:
+        calls.append(len(listed))
+        return []
+
+    client = make_client(api, now=T0 + timedelta(minutes=50))
+    listed, _ = client.list_and_get_applications(after_listing=after_listing)
+    assert keys(listed) == api.sequence()
+    assert calls == [len(apps)]  # the listing ended once, with everything
+
+
+def test_listing_ranges_1_does_not_try_updated_before(caplog: pytest.LogCaptureFixture) -> None:
+    apps = clustered(240)
+    api = KeysetApi(apps, refuse_before=True)
+    client = make_client(api, now=T0 + timedelta(minutes=50), listing_ranges=1)
+    with caplog.at_level(logging.WARNING, logger="zairyu_sync.immigration.client"):
+        listed, _ = client.list_and_get_applications()
+    assert keys(listed) == api.sequence()
+    assert all(p.get("updated_before") is None for p in api.listing_params)
+    assert len(api.listing_params) == -(-len(apps) // PAGE_SIZE)
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+class _RefusesLaterPages(KeysetApi):
+    """Honours ``updated_before`` on first pages, then answers 400 to a bounded page token."""
+
+    def _page(self, params: httpx.QueryParams) -> httpx.Response:
+        if "updated_before" in params and "page_token" in params:
+            return error(400, "invalid_request")
+        return super()._page(params)
+
+
+def test_a_400_after_bounded_pages_were_accepted_is_an_error() -> None:
+    api = _RefusesLaterPages(clustered(240))
+    client = make_client(api, now=T0 + timedelta(minutes=50))
+    with pytest.raises(ImmigrationApiError, match="HTTP 400"):
         client.list_and_get_applications()
 
 
-def test_an_api_without_updated_before_needs_listing_ranges_1() -> None:
-    apps = clustered(240)
-    refusing = KeysetApi(apps, refuse_before=True)
-    with pytest.raises(ImmigrationApiError, match="HTTP 400"):
-        make_client(refusing, now=T0 + timedelta(minutes=50)).list_and_get_applications()
-    sequential = KeysetApi(apps, refuse_before=True)
-    client = make_client(sequential, now=T0 + timedelta(minutes=50), listing_ranges=1)
-    listed, _ = client.list_and_get_applications()
-    assert keys(listed) == sequential.sequence()
+def test_a_page_outside_updated_since_is_still_a_contract_violation() -> None:
+    class IgnoresSince(KeysetApi):
+        def _page(self, params: httpx.QueryParams) -> httpx.Response:
+            answer = super()._page(params)
+            if "updated_since" in params and "page_token" not in params:
+                body = answer.json()
+                body["items"].insert(0, application("R-EARLY", updated_at=T0.isoformat()))
+                body["items"] = body["items"][:PAGE_SIZE]
+                return httpx.Response(200, json=body)
+            return answer
+
+    api = IgnoresSince(clustered(240))
+    client = make_client(api, now=T0 + timedelta(minutes=50))
+    with pytest.raises(ImmigrationApiResponseError, match="updated_since"):
+        client.list_and_get_applications()
 
 
 def test_an_expired_page_token_restarts_only_its_range(caplog: pytest.LogCaptureFixture) -> None:

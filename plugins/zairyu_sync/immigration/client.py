@@ -36,7 +36,9 @@ Failure semantics of :class:`HttpImmigrationClient`:
   as several ``updated_at`` ranges at once when it is long (``updated_since`` /
   ``updated_before``; see :class:`_RangedListing`), while free slots already look receipt
   numbers up; then it looks up those the listing turned out to lack, with the same handling.
-  A page holding an application outside its range breaks the contract and raises
+  An API that refuses ``updated_before`` (HTTP 400) or ignores it (a page past the range's
+  end) is read on in one sequence from the first page, with a warning; any other page outside
+  its range breaks the contract and raises
   :class:`~zairyu_sync.errors.ImmigrationApiResponseError`.
 * Every body is validated with :mod:`zairyu_sync.immigration.models`. A body that is not JSON or
   breaks the contract raises :class:`~zairyu_sync.errors.ImmigrationApiResponseError`; it is never
@@ -356,7 +358,9 @@ class HttpImmigrationClient:
         async_sleep: how the async lookups wait between attempts (tests pass a recorder).
         listing_ranges: ``updated_at`` ranges :meth:`list_and_get_applications` may read a
             long listing in at once (default and upper bound: ``max_concurrency``; 1 reads it
-            in one sequence, for an API without ``updated_before``).
+            in one sequence). An API without ``updated_before`` is detected on its first
+            answer to a bounded range and then read in one sequence anyway; 1 saves that
+            request and the warning.
         wall_clock: the current time (timezone-aware), the end of the last bounded range when
             a listing is split (tests).
 
@@ -813,6 +817,8 @@ class HttpImmigrationClient:
 
             def finish_listing() -> None:
                 assert listing is not None
+                if listing_done.is_set():  # a late answer of a range given up (see accept)
+                    return
                 listing.log_done()
                 if after_listing is not None:
                     more = list(dict.fromkeys(after_listing(listing.applications())))
@@ -1025,6 +1031,10 @@ class HttpImmigrationClient:
         )
 
 
+class _UpperBoundIgnored(ImmigrationApiResponseError):
+    """A page of a bounded range holds applications at or after its ``updated_before``."""
+
+
 class _Listing:
     """The paging state of one listing, shared by the sync and the async paths.
 
@@ -1091,7 +1101,7 @@ class _Listing:
                 f"page {self.pages} holds applications updated before updated_since"
             )
         if before is not None and any(item.updated_at >= before for item in page.items):
-            raise ImmigrationApiResponseError(
+            raise _UpperBoundIgnored(
                 f"page {self.pages} holds applications updated at or after updated_before "
                 "(does the API support updated_before?)"
             )
@@ -1145,6 +1155,13 @@ class _RangedListing:
     every bounded range has ended (one more request per listing, at most a few when many
     applications changed meanwhile).
 
+    An API without ``updated_before`` is detected by the first answer that shows it: a 400 to
+    a bounded range's request before any bounded page was accepted (it refuses the parameter),
+    or a bounded page holding applications at or after the bound (it ignores it). The ranges
+    are then given up (answers still in flight are dropped) and the listing is read on in one
+    sequence from the first page's token, as if it had never been split; applications the
+    ranges already listed stay listed and are not repeated. One warning says so.
+
     Each page request is handed to one worker (:meth:`take`) and its answer returned with
     :meth:`accept`; a range has at most one request in flight.
 
@@ -1176,6 +1193,13 @@ class _RangedListing:
         self._tail_pending = False
         self.pages = 0
         self.tail_reads = 0
+        self._bounded_pages = 0  # pages of bounded ranges accepted
+        self._given_up: set[int] = set()  # ranges dropped for one sequence (no updated_before)
+
+    @property
+    def in_one_sequence(self) -> bool:
+        """Whether the listing was split and then read on in one sequence (see the class)."""
+        return bool(self._given_up)
 
     @property
     def done(self) -> bool:
@@ -1193,10 +1217,24 @@ class _RangedListing:
 
     def accept(self, index: int, response: httpx.Response) -> None:
         """Interpret the answer to the request :meth:`take` handed out for range ``index``."""
+        if index in self._given_up:
+            return  # sent before the ranges were given up; the sequence lists it anyway
         listing = self.ranges[index]
+        bounded = listing.updated_before is not None
+        if bounded and response.status_code == 400 and not self._bounded_pages:
+            self._read_in_one_sequence(f"it refused updated_before ({_error_code(response)})")
+            return
         before = listing.pages
-        self._parts[index].extend(listing.accept(response))
+        try:
+            fresh = listing.accept(response)
+        except _UpperBoundIgnored:
+            self.pages += 1
+            self._read_in_one_sequence("it ignored updated_before")
+            return
+        self._parts[index].extend(fresh)
         self.pages += listing.pages - before
+        if bounded:
+            self._bounded_pages += listing.pages - before
         if not self._planned and listing.pages == 1:
             self._planned = True
             if not listing.done and self._split(listing, _server_time(response)):
@@ -1213,8 +1251,16 @@ class _RangedListing:
             self._read_tail(last)
 
     def applications(self) -> list[Application]:
-        """The listed applications in listing order."""
-        return [application for part in self._parts for application in part]
+        """The listed applications in listing order.
+
+        After ranges were given up for one sequence, the applications they listed are put back
+        into the contract's order (``updated_at``, ``receipt_number``), the order the sequence
+        alone would have listed them in.
+        """
+        listed = [application for part in self._parts for application in part]
+        if self._given_up:
+            listed.sort(key=lambda item: (item.updated_at, item.receipt_number))
+        return listed
 
     def log_done(self) -> None:
         """Log the listing's size (counts only)."""
@@ -1222,7 +1268,19 @@ class _RangedListing:
             "listed %d ISA applications in %d page(s), %d updated_at range(s)",
             len(self._yielded),
             self.pages,
-            max(1, len(self.ranges) - 1),
+            1 if self._given_up else max(1, len(self.ranges) - 1),
+        )
+
+    def _read_in_one_sequence(self, reason: str) -> None:
+        """Give the bounded ranges up and follow the first page's token (see the class)."""
+        self._given_up.update(range(1, len(self.ranges)))
+        self._ready = collections.deque([0])  # the first range holds the first page's token
+        self._active = 1
+        self._tail_safe, self._tail_pending = True, False
+        log.warning(
+            "ISA listing: %s, so the listing is read in one sequence (the connection extra "
+            "listing_ranges=1 skips this attempt)",
+            reason,
         )
 
     def _split(self, probe: _Listing, server_now: datetime | None = None) -> bool:

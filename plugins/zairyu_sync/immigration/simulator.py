@@ -305,6 +305,9 @@ class FaultSettings(BaseModel):
         token_revoke_share: revoke the request's bearer token and answer 401.
         outage_seconds: answer every ``/v1`` request with a failure for this long from when the
             settings were applied; ``outage_mode`` is ``"503"`` or ``"reset"``.
+        without_updated_before: serve the listing as contract 1.0.0 did, where
+            ``updated_before`` is an unknown query parameter (400 ``invalid_request``): an
+            API without it, for the client's fallback to one sequence (ADR 0009).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -322,6 +325,7 @@ class FaultSettings(BaseModel):
     token_revoke_share: float = Field(default=0.0, ge=0, le=1)
     outage_seconds: float = Field(default=0.0, ge=0)
     outage_mode: Literal["503", "reset"] = "503"
+    without_updated_before: bool = False
 
     @classmethod
     def from_json(cls, text: str | bytes | None) -> FaultSettings:
@@ -672,6 +676,8 @@ def create_app(
                     {"WWW-Authenticate": "Bearer"},
                 )
         allowed = _QUERY_PARAMETERS.get(request.url.path, frozenset())
+        if state.faults.without_updated_before:
+            allowed = allowed - {"updated_before"}
         unknown = sorted(set(request.query_params.keys()) - allowed)
         if unknown:
             return _error(

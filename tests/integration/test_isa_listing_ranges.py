@@ -210,8 +210,9 @@ def test_an_api_without_updated_before_is_read_in_one_sequence(
     assert _bounds(transport)  # ranges were tried (and refused)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [
-        "ISA listing: it refused updated_before (invalid_request), so the listing is read in "
-        "one sequence (the connection extra listing_ranges=1 skips this attempt)"
+        "ISA listing: it answered HTTP 400 (invalid_request) to a range bounded by "
+        "updated_before, so the listing is read in one sequence (the connection extra "
+        "listing_ranges=1 skips this attempt)"
     ]
     first_range = [p for p in transport.listing_params if "updated_since" not in p]
     assert len(first_range) == -(-len(truth) // PAGE_SIZE)

@@ -247,7 +247,7 @@ def test_the_split_is_sized_by_the_estimated_pages() -> None:
 @pytest.mark.parametrize(
     ("api_options", "reason"),
     [
-        pytest.param({"refuse_before": True}, "refused updated_before", id="refuses"),
+        pytest.param({"refuse_before": True}, "HTTP 400 (invalid_request)", id="refuses"),
         pytest.param({"honour_before": False}, "ignored updated_before", id="ignores"),
     ],
 )

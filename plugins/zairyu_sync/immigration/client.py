@@ -1222,7 +1222,10 @@ class _RangedListing:
         listing = self.ranges[index]
         bounded = listing.updated_before is not None
         if bounded and response.status_code == 400 and not self._bounded_pages:
-            self._read_in_one_sequence(f"it refused updated_before ({_error_code(response)})")
+            self._read_in_one_sequence(
+                f"it answered HTTP 400 ({_error_code(response)}) to a range bounded by "
+                "updated_before"
+            )
             return
         before = listing.pages
         try:

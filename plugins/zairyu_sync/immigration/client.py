@@ -1197,11 +1197,6 @@ class _RangedListing:
         self._given_up: set[int] = set()  # ranges dropped for one sequence (no updated_before)
 
     @property
-    def in_one_sequence(self) -> bool:
-        """Whether the listing was split and then read on in one sequence (see the class)."""
-        return bool(self._given_up)
-
-    @property
     def done(self) -> bool:
         """Whether every range has been read to its end."""
         return self._active == 0

@@ -127,6 +127,22 @@ rows = st.lists(
 )
 
 
+def _assert_same_days_over_the_limit(
+    found: pd.DataFrame, ts: pd.DataFrame, policy: PolicySettings
+) -> None:
+    """``found`` holds exactly the days the pandas reference (``_daily_hours``) flags."""
+    plain = _daily_hours(ts, policy)
+    over = (plain["window_hours"] > policy.weekly_hours_limit + 1e-9) | (
+        plain["vacation_hours"] > policy.long_vacation_daily_limit + 1e-9
+    )
+    columns = ["holder", "work_date", "counted", "vacation_hours", "window_hours"]
+    pd.testing.assert_frame_equal(
+        found[columns].reset_index(drop=True),
+        plain.loc[over, columns].reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
 @FAST
 @given(rows, st.sampled_from([POLICY, PolicySettings(hours_window_days=14)]))
 def test_running_sums_equal_pandas_rolling_windows(
@@ -151,16 +167,7 @@ def test_running_sums_equal_pandas_rolling_windows(
     )
     assert _exact_sums(hours)
     fast = _daily_hours_exact(ts, policy, start)
-    plain = _daily_hours(ts, policy)
-    over = (plain["window_hours"] > policy.weekly_hours_limit + 1e-9) | (
-        plain["vacation_hours"] > policy.long_vacation_daily_limit + 1e-9
-    )
-    columns = ["holder", "work_date", "counted", "vacation_hours", "window_hours"]
-    pd.testing.assert_frame_equal(
-        fast[columns].reset_index(drop=True),
-        plain.loc[over, columns].reset_index(drop=True),
-        check_dtype=False,
-    )
+    _assert_same_days_over_the_limit(fast, ts, policy)
 
 
 def test_hours_that_do_not_sum_exactly_take_the_pandas_path() -> None:
@@ -263,16 +270,7 @@ def test_daily_grid_equals_pandas_rolling_windows(
     holders = 4 + spare_holders
     grid = _daily_hours_grid(holder, day, counted, vacation_hours, holders, policy, start)
     assert grid is not None
-    plain = _daily_hours(ts, policy)
-    over = (plain["window_hours"] > policy.weekly_hours_limit + 1e-9) | (
-        plain["vacation_hours"] > policy.long_vacation_daily_limit + 1e-9
-    )
-    columns = ["holder", "work_date", "counted", "vacation_hours", "window_hours"]
-    pd.testing.assert_frame_equal(
-        grid[columns].reset_index(drop=True),
-        plain.loc[over, columns].reset_index(drop=True),
-        check_dtype=False,
-    )
+    _assert_same_days_over_the_limit(grid, ts, policy)
 
 
 ids = st.one_of(

@@ -7,8 +7,9 @@ status codes, content types, headers and bodies that conform to the schemas.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -59,4 +60,20 @@ def test_simulator_honours_its_contract(
         # Page tokens are opaque values the API issued: any string matches the schema, but a
         # made-up one is rightly refused with the contract's 400 error body (still validated).
         excluded.append(positive_data_acceptance)
+    elif case.query and not _range_is_ordered(case.query):
+        # Two date-times that each match the schema, but the contract requires updated_before
+        # to be later than updated_since (a rule across parameters the schema cannot express);
+        # the contract's 400 error body is still validated.
+        excluded.append(positive_data_acceptance)
     case.validate_response(response, excluded_checks=excluded)
+
+
+def _range_is_ordered(query: Mapping[str, Any]) -> bool:
+    """False when both bounds are given and updated_before is not later than updated_since."""
+    since, before = query.get("updated_since"), query.get("updated_before")
+    if not isinstance(since, str) or not isinstance(before, str):
+        return True
+    try:
+        return datetime.fromisoformat(before) > datetime.fromisoformat(since)
+    except (TypeError, ValueError):  # not comparable here: leave the check on
+        return True

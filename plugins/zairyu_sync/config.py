@@ -70,17 +70,43 @@ DEFAULT_SHARDS = 4
 
 def shard_count_from_env(environ: Mapping[str, str] | None = None) -> int:
     """The configured number of roster shards (``ZAIRYU_SHARDS``, default 4)."""
-    env = os.environ if environ is None else environ
-    raw = (env.get(SHARDS_ENV) or "").strip()
-    if not raw:
-        return DEFAULT_SHARDS
+    return _whole_number_from_env(SHARDS_ENV, DEFAULT_SHARDS, environ)
+
+
+#: Environment variable with the number of threads one reconciliation may use.
+RECONCILE_THREADS_ENV = "ZAIRYU_RECONCILE_THREADS"
+#: The default never exceeds this many threads (more gave nothing on the measured machines).
+MAX_DEFAULT_RECONCILE_THREADS = 4
+
+
+def reconcile_threads_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """Threads a reconciliation may use (``ZAIRYU_RECONCILE_THREADS``).
+
+    Default: the CPUs this process may run on, at most :data:`MAX_DEFAULT_RECONCILE_THREADS`.
+    Set it to 1 where several reconciliations share a worker's CPUs (e.g. many mapped shard
+    tasks per worker), so they do not compete for them.
+    """
     try:
-        shards = int(raw)
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    default = max(1, min(cpus, MAX_DEFAULT_RECONCILE_THREADS))
+    return _whole_number_from_env(RECONCILE_THREADS_ENV, default, environ)
+
+
+def _whole_number_from_env(name: str, default: int, environ: Mapping[str, str] | None) -> int:
+    """A positive whole number from the environment variable ``name``, else ``default``."""
+    env = os.environ if environ is None else environ
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        number = int(raw)
     except ValueError as exc:
-        raise ConfigError(f"{SHARDS_ENV} must be a whole number, got {raw!r}") from exc
-    if shards < 1:
-        raise ConfigError(f"{SHARDS_ENV} must be at least 1, got {shards}")
-    return shards
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+    if number < 1:
+        raise ConfigError(f"{name} must be at least 1, got {number}")
+    return number
 
 
 def run_root() -> Path:

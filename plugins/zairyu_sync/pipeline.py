@@ -202,9 +202,10 @@ def _plan_shard(shard_plan: Mapping[str, Any] | None) -> Shard | None:
     return None if shard_plan is None else Shard.from_dict(shard_plan["shard"])
 
 
-def _erp_receipt_numbers(ctx: RunContext) -> list[str]:
+def _erp_receipt_numbers(ctx: RunContext) -> pd.Series:
     """Every receipt number of the raw ERP extract, trimmed, including rows validation set aside."""
-    return [str(value) for value in read_frame(ctx.path("erp_receipts"))["receipt_number"]]
+    numbers: pd.Series = read_frame(ctx.path("erp_receipts"))["receipt_number"]
+    return numbers
 
 
 def run_isa_sync(
@@ -222,7 +223,7 @@ def run_isa_sync(
     """
     isa, stats = sync_isa_applications(
         source,
-        _erp_receipt_numbers(ctx),
+        [str(number) for number in _erp_receipt_numbers(ctx)],
         mirror_dir=ctx.state_dir("isa_mirror"),
         now=datetime.now(UTC),
     )

@@ -24,19 +24,26 @@ details, ids and owners are built for the rows that hit only. Where input allows
 (plain ``YYYY-MM-DD`` text, ASCII card numbers, hours whose sums are exact in float64, receipt
 numbers without surrounding whitespace) it is taken, otherwise the plain pandas/Python code
 runs, so results are the same either way. Timesheet ids are looked up once per run of equal
-ids, and the hours rule sums days and windows on a dense holder x day grid when that is small.
+ids, and the hours rule sums days and windows on a dense holder x day grid when that is small,
+a few thousand holders at a time when the rows come in holder order.
+
+Threads (``threads``, default :func:`~zairyu_sync.config.reconcile_threads_from_env`): input
+columns are normalised, the roster and the ISA join prepared, and the rules evaluated and
+finished on a thread pool; numpy and pyarrow run without Python's lock, so the threads share
+the CPUs. Each rule's findings are sorted on its thread and the rules are only interleaved at
+the end, so the result does not depend on the number of threads (see ADR 0010).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -61,12 +68,15 @@ from zairyu_sync.canonical import (
     TIMESHEET_COLUMNS,
     WORK_NOT_PERMITTED_WITHOUT_PERMISSION,
 )
-from zairyu_sync.config import PolicySettings
+from zairyu_sync.config import PolicySettings, reconcile_threads_from_env
 from zairyu_sync.errors import InputError, ReconcileError
 from zairyu_sync.pii import mask_card_number
 from zairyu_sync.rules import Rule, RuleCatalog, load_catalog
 
 log = logging.getLogger(__name__)
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 _FINDING_COLUMNS = ("employee_id", "receipt_number", "due_date", "detail")
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
@@ -78,6 +88,9 @@ _DAY_NS = 86_400_000_000_000
 _SHORT_WINDOW = 8
 #: Rows per piece where a long array is checked piece by piece.
 _CHUNK = 1 << 16
+#: Holders per piece of the hours grid: a piece's arrays stay in a core's cache (with 90 days
+#: of timesheets, 1.5 MB each); measured fastest between 1,024 and 4,096.
+_GRID_BLOCK_HOLDERS = 1 << 11
 _OWNER_COLUMNS = ("organization_id", "compliance_owner")
 #: pii.CARD_NUMBER_PATTERN with the kept letters as groups (masking keeps 2 + 2 letters).
 _CARD_TOKEN = r"([A-Z]{2})[0-9]{8}([A-Z]{2})"
@@ -157,22 +170,48 @@ class _Inputs:
     quarantine: pd.DataFrame
     timesheets: pd.DataFrame  # as given (see _holder_timesheets)
     owners: pd.DataFrame  # organization_id, compliance_owner by employee_id
-    erp_receipts: pa.ChunkedArray  # every receipt number the ERP holds (repeats allowed)
+    isa_held: np.ndarray  # per ISA application: the ERP holds its receipt number
+
+    @functools.cached_property
+    def _status_codes(self) -> tuple[np.ndarray, list[str | None]]:
+        return _text_codes(self.employees["residence_status"])
+
+    def status_in(self, statuses: Iterable[str]) -> np.ndarray:
+        """Whether each employee's residence status is one of ``statuses`` (missing: never).
+
+        The statuses are encoded once per run; each test is then a look-up per code.
+        """
+        return _codes_in(*self._status_codes, statuses)
 
     @functools.cached_property
     def latest_permitted(self) -> pd.DataFrame:
-        """Each employee's latest Permitted application."""
-        return _latest(self.applications, self.applications["permitted"])
+        """Each employee's latest Permitted application (the columns the rules read)."""
+        return _latest(
+            self.applications,
+            self.applications["permitted"],
+            "granted_status",
+            "residence_status",
+            "granted_period_expiry",
+            "period_of_stay_expiry",
+        )
 
     @functools.cached_property
     def latest_completed(self) -> pd.DataFrame:
-        """Each employee's latest COMPLETED application."""
-        return _latest(self.applications, self.applications["status"] == "COMPLETED")
+        """Each employee's latest COMPLETED application (the columns the rules read)."""
+        return _latest(
+            self.applications,
+            self.applications["status"] == "COMPLETED",
+            "new_residence_card_number",
+            "residence_card_number",
+        )
 
 
 Evaluator = Callable[[_Inputs], pd.DataFrame]
 #: Rule code -> evaluator; populated by :func:`_rule`.
 EVALUATORS: dict[str, Evaluator] = {}
+
+#: Rules that take much longer than the others: evaluated first.
+_LONGEST_RULES: Final = frozenset({"HOURS_LIMIT_EXCEEDED"})
 
 RuleScope = Literal["all", "shard", "roster"]
 #: Rules that compare the ISA listing with the whole ERP roster, so a sharded run evaluates them
@@ -202,6 +241,7 @@ def reconcile(
     catalog: RuleCatalog | None = None,
     erp_receipt_numbers: Iterable[str] = (),
     scope: RuleScope = "all",
+    threads: int | None = None,
 ) -> ReconciliationResult:
     """Evaluate every catalog rule in force on ``as_of``.
 
@@ -224,6 +264,9 @@ def reconcile(
             validation set aside (applications of quarantined or ignored employees), so that
             APPLICATION_UNTRACKED fires only for applications the ERP really lacks.
         scope: ``all`` rules, the employee rules of one ``shard``, or only the ``roster`` rules.
+        threads: threads to use (default: :func:`~zairyu_sync.config.reconcile_threads_from_env`).
+            Input columns are normalised and rules evaluated on these threads; the result does
+            not depend on their number.
 
     Returns:
         The findings.
@@ -240,40 +283,83 @@ def reconcile(
     unimplemented = catalog.unimplemented_codes(frozenset(EVALUATORS))
     if unimplemented:
         log.warning("rules without an evaluator (not checked): %s", ", ".join(unimplemented))
-    inputs = _prepare(
-        employees, applications, isa_applications, quarantine, timesheets, as_of, policy
-    )
-    known = _receipt_numbers(erp_receipt_numbers)
-    if len(known):
-        receipts = pa.chunked_array([*inputs.erp_receipts.chunks, *known.chunks])
-        inputs = dataclasses.replace(inputs, erp_receipts=receipts)
-    frames = []
-    for rule in catalog.rules:
-        if rule.code not in EVALUATORS or not rule.applies_on(as_of):
-            continue
-        if scope != "all" and (rule.code in ROSTER_RULES) != (scope == "roster"):
-            continue
-        findings = EVALUATORS[rule.code](inputs)
-        if not findings.empty:
-            frames.append(_finish(findings, rule, inputs))
-    discrepancies = _assemble(frames)
+    workers = reconcile_threads_from_env() if threads is None else threads
+    if workers < 1:
+        raise ReconcileError(f"threads must be at least 1, got {workers}")
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="reconcile") if workers > 1 else None
+    try:
+        inputs = _prepare(
+            employees,
+            applications,
+            isa_applications,
+            quarantine,
+            timesheets,
+            as_of,
+            policy,
+            pool,
+            erp_receipt_numbers,
+        )
+        rules = [
+            rule
+            for rule in catalog.rules
+            if rule.code in EVALUATORS
+            and rule.applies_on(as_of)
+            and (scope == "all" or (rule.code in ROSTER_RULES) == (scope == "roster"))
+        ]
+        # The longest rule first, so that the others share the remaining threads meanwhile;
+        # the findings are ordered afterwards, whatever the order of evaluation.
+        rules.sort(key=lambda rule: rule.code not in _LONGEST_RULES)
+        found = _each(pool, lambda rule: _evaluate(rule, inputs), rules)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    discrepancies = _assemble_rules([frame for frame in found if frame is not None])
     log.info("reconciled %d employees: %d findings", len(inputs.employees), len(discrepancies))
     return ReconciliationResult(
         discrepancies=discrepancies, as_of=as_of, unimplemented_codes=unimplemented
     )
 
 
+def _evaluate(rule: Rule, inputs: _Inputs) -> pd.DataFrame | None:
+    """One rule's finished findings (None when it found nothing)."""
+    findings = EVALUATORS[rule.code](inputs)
+    return None if findings.empty else _in_report_order(_finish(findings, rule, inputs))
+
+
+def _each(
+    pool: Executor | None, function: Callable[[_Item], _Result], items: Iterable[_Item]
+) -> list[_Result]:
+    """``[function(item) for item in items]``, on the pool's threads when there is a pool.
+
+    The work is column arithmetic in numpy and pyarrow, which run without holding the GIL, so
+    threads share it out; answers keep the order of ``items``, and the first error is raised.
+    """
+    if pool is None:
+        return [function(item) for item in items]
+    return list(pool.map(function, items))
+
+
 # --- preparation ------------------------------------------------------------------------------
 
 
 def _receipt_numbers(numbers: Iterable[object]) -> pa.ChunkedArray:
-    """``{str(n).strip() for n in numbers if n}`` as a pyarrow array (repeats allowed)."""
-    values = list(numbers)
-    try:
-        text = pa.chunked_array([pa.array(values, type=pa.large_string())])
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        text = None
+    """``{str(n).strip() for n in numbers if n}`` as a pyarrow array (repeats allowed).
+
+    A ``str`` column (as the pipeline reads the receipt numbers) is used as it is.
+    """
+    text: pa.ChunkedArray | None
+    if isinstance(numbers, pd.Series) and isinstance(numbers.array, pd.arrays.ArrowStringArray):
+        text = _arrow_text(numbers)
+        values: list[object] | None = None
+    else:
+        values = list(numbers)
+        try:
+            text = pa.chunked_array([pa.array(values, type=pa.large_string())])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            text = None
     if text is None or pc.any(pc.match_substring_regex(text, _EDGE_SPACE)).as_py():
+        if values is None:
+            values = list(pd.Series(numbers).dropna())
         kept = sorted({str(number).strip() for number in values if number})
         return pa.chunked_array([pa.array(kept, type=pa.large_string())])
     return text.filter(pc.and_(text.is_valid(), pc.not_equal(text, "")))
@@ -287,7 +373,7 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
 
 def _dates(series: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
-        if getattr(series.dt, "tz", None) is not None:
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_localize(None)
         series = series.astype("datetime64[ns]")
         values = series.to_numpy()
@@ -378,6 +464,8 @@ def _prepare(
     timesheets: pd.DataFrame | None,
     as_of: date,
     policy: PolicySettings,
+    pool: Executor | None = None,
+    erp_receipt_numbers: Iterable[object] = (),
 ) -> _Inputs:
     _require(employees, EMPLOYEE_COLUMNS, "employees")
     _require(applications, APPLICATION_COLUMNS, "applications")
@@ -387,84 +475,25 @@ def _prepare(
 
     used = [column for column in EMPLOYEE_COLUMNS if column not in _UNUSED_EMPLOYEE_COLUMNS]
     emp = employees.loc[:, used].reset_index(drop=True)
-    for column in used:
-        if column in EMPLOYEE_DATE_COLUMNS:
-            emp[column] = _dates(emp[column])
-        elif column in EMPLOYEE_BOOL_COLUMNS:
-            emp[column] = _flags(emp[column])
-        else:
-            emp[column] = _text(emp[column], upper=column == "residence_card_number")
-    quarantined_ids = quarantine.loc[
-        quarantine["source_table"] == "employees", "employee_id"
-    ].dropna()
-    kept = emp["employee_id"].notna()
-    if all(isinstance(value, str) for value in quarantined_ids):
-        kept &= ~_among(emp["employee_id"], quarantined_ids)
-    else:
-        kept &= ~emp["employee_id"].isin(set(quarantined_ids))
-    if not kept.all():
-        emp = emp[kept]
     erp = applications.loc[:, list(APPLICATION_COLUMNS)].copy()
-    erp["receipt_number"] = _text(erp["receipt_number"])
-    erp["employee_id"] = _text(erp["employee_id"])
-    erp["application_type"] = _text(erp["application_type"], lower=True)
-    erp["filed_on"] = _dates(erp["filed_on"])
-    # Employee ids held by more than one employee are dropped (no missing ids here).
-    single, app_person_row = _employee_rows(
-        _arrow_text(emp["employee_id"]), _arrow_text(erp["employee_id"])
-    )
-    if not single.all():
-        emp = emp[single]
-    emp = emp.reset_index(drop=True)
-    emp["active"] = (
-        emp["employment_status"].isin(["active", "on_leave"])
-        & (emp["hire_date"] <= day)
-        & ~(emp["termination_date"] <= day)
-    )
-    emp["special_period_end"] = special_period_end(emp["period_of_stay_expiry"])
-
     isa_used = [c for c in ISA_APPLICATION_COLUMNS if c not in _UNUSED_ISA_COLUMNS]
     isa = isa_applications.loc[:, isa_used].reset_index(drop=True)
-    for column in isa_used:
-        if column in ISA_APPLICATION_DATE_COLUMNS:
-            isa[column] = _dates(isa[column])
-        elif column != "updated_at":
-            isa[column] = _text(
-                isa[column],
-                upper=column
-                in ("status", "applicant_residence_card_number", "new_residence_card_number"),
-                lower=column in ("application_type", "requested_status", "granted_status"),
-            )
-    isa = isa[isa["receipt_number"].notna()]
-    receipts = _arrow_text(isa["receipt_number"])
-    if len(pc.unique(receipts)) != len(receipts):  # the most recently updated version wins
-        isa = (
-            isa.assign(
-                updated_at=pd.to_datetime(
-                    isa["updated_at"].astype(object), utc=True, errors="coerce", format="ISO8601"
-                )
-            )
-            .sort_values(["receipt_number", "updated_at"], na_position="first", kind="stable")
-            .drop_duplicates("receipt_number", keep="last")
-        )
-    isa = isa.drop(columns="updated_at").reset_index(drop=True)
-
-    erp_receipts = pa.chunked_array(
-        [
-            *_arrow_text(erp["receipt_number"].dropna()).chunks,
-            *_arrow_text(quarantine["receipt_number"].dropna().astype(str)).chunks,
-        ],
-        type=pa.large_string(),
+    jobs: list[tuple[pd.DataFrame, str, Callable[[pd.Series], pd.Series]]] = [
+        *((emp, column, _employee_normaliser(column)) for column in used),
+        (erp, "receipt_number", _text),
+        (erp, "employee_id", _text),
+        (erp, "application_type", functools.partial(_text, lower=True)),
+        (erp, "filed_on", _dates),
+        *((isa, column, _isa_normaliser(column)) for column in isa_used if column != "updated_at"),
+    ]
+    normalised = _each(pool, lambda job: job[2](job[0][job[1]]), jobs)
+    for (frame, column, _), values in zip(jobs, normalised, strict=True):
+        frame[column] = values
+    (emp, app_person_row), (isa, joined, isa_held) = _together(
+        pool,
+        lambda: _roster(emp, erp["employee_id"], quarantine, day),
+        lambda: _erp_at_isa(erp, isa, quarantine, erp_receipt_numbers),
     )
-    status = isa.drop(columns=[c for c in isa.columns if c.startswith("applicant_")])
-    at_isa, from_isa, _ = _match(erp["receipt_number"], status, "receipt_number")
-    joined = pd.concat([erp.add_suffix("_erp"), from_isa], axis=1)
-    joined["employee_id"] = erp["employee_id"]
-    joined["receipt_number"] = erp["receipt_number"]
-    joined["at_isa"] = at_isa
-    joined["application_type"] = joined["application_type"].fillna(joined["application_type_erp"])
-    joined["filed_on"] = joined["filed_on"].fillna(joined["filed_on_erp"])
-    joined = joined.drop(columns=[f"{column}_erp" for column in erp.columns])
     person = emp[
         [
             "employee_id",
@@ -499,12 +528,150 @@ def _prepare(
         isa=isa,
         quarantine=quarantine.reset_index(drop=True),
         timesheets=ts,
-        erp_receipts=erp_receipts,
+        isa_held=isa_held,
     )
 
 
-def _employee_rows(ids: pa.ChunkedArray, wanted: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Employee rows whose id no other row has, and the row among those of each wanted id.
+def _roster(
+    emp: pd.DataFrame, application_employees: pd.Series, quarantine: pd.DataFrame, day: pd.Timestamp
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The employees the rules look at, with ``active`` and ``special_period_end``.
+
+    Quarantined employees and ids held by more than one employee are left out.
+
+    Returns:
+        The employees, and each application's row among them (-1 when it has none).
+    """
+    quarantined_ids = quarantine.loc[
+        quarantine["source_table"] == "employees", "employee_id"
+    ].dropna()
+    kept = emp["employee_id"].notna()
+    if all(isinstance(value, str) for value in quarantined_ids):
+        kept &= ~_among(emp["employee_id"], quarantined_ids)
+    else:
+        kept &= ~emp["employee_id"].isin(set(quarantined_ids))
+    if not kept.all():
+        emp = emp[kept]
+    # Employee ids held by more than one employee are dropped (no missing ids here).
+    single, app_person_row = _unique_rows(
+        _arrow_text(emp["employee_id"]), _arrow_text(application_employees)
+    )
+    if not single.all():
+        emp = emp[single]
+    emp = emp.reset_index(drop=True)
+    emp["active"] = (
+        emp["employment_status"].isin(["active", "on_leave"])
+        & (emp["hire_date"] <= day)
+        & ~(emp["termination_date"] <= day)
+    )
+    emp["special_period_end"] = special_period_end(emp["period_of_stay_expiry"])
+    return emp, app_person_row
+
+
+def _erp_at_isa(
+    erp: pd.DataFrame,
+    isa: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    erp_receipt_numbers: Iterable[object] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame, pa.ChunkedArray]:
+    """ISA's applications (one per receipt number), the ERP's joined to them, which are held.
+
+    Returns:
+        The ISA applications, the ERP applications with ISA's columns (``at_isa`` where ISA
+        has the receipt number; ISA's type and filing date win), and for each ISA application
+        whether the ERP, the quarantine or ``erp_receipt_numbers`` hold its receipt number.
+    """
+    isa = isa[isa["receipt_number"].notna()]
+    single, isa_row = _unique_rows(
+        _arrow_text(isa["receipt_number"]), _arrow_text(erp["receipt_number"])
+    )
+    if not single.all():  # the most recently updated version wins
+        isa = (
+            isa.assign(
+                updated_at=pd.to_datetime(
+                    isa["updated_at"].astype(object), utc=True, errors="coerce", format="ISO8601"
+                )
+            )
+            .sort_values(["receipt_number", "updated_at"], na_position="first", kind="stable")
+            .drop_duplicates("receipt_number", keep="last")
+        )
+        isa_row = _positions(erp["receipt_number"], isa["receipt_number"])[1]
+    isa = isa.drop(columns="updated_at").reset_index(drop=True)
+
+    others = pa.chunked_array(
+        [
+            *_arrow_text(quarantine["receipt_number"].dropna().astype(str)).chunks,
+            *_receipt_numbers(erp_receipt_numbers).chunks,
+        ],
+        type=pa.large_string(),
+    )
+    isa_held = _held_by_erp(_arrow_text(isa["receipt_number"]), isa_row, others)
+    status = isa.drop(
+        columns=["receipt_number", *(c for c in isa.columns if c.startswith("applicant_"))]
+    )
+    at_isa = isa_row >= 0
+    from_isa = _aligned(status, isa_row, at_isa, erp.index)
+    joined = pd.concat([erp.add_suffix("_erp"), from_isa], axis=1)
+    joined["employee_id"] = erp["employee_id"]
+    joined["receipt_number"] = erp["receipt_number"]
+    joined["at_isa"] = at_isa
+    joined["application_type"] = joined["application_type"].fillna(joined["application_type_erp"])
+    joined["filed_on"] = joined["filed_on"].fillna(joined["filed_on_erp"])
+    joined = joined.drop(columns=[f"{column}_erp" for column in erp.columns])
+    return isa, joined, isa_held
+
+
+def _held_by_erp(
+    isa_receipts: pa.ChunkedArray, isa_row: np.ndarray, others: pa.ChunkedArray
+) -> np.ndarray:
+    """Whether the ERP holds each (unique) ISA receipt number.
+
+    It does when one of its applications was matched to it (``isa_row``, the ISA row of each
+    application) or when ``others`` (receipt numbers of set-aside rows) has it; only the ISA
+    receipt numbers not matched yet are looked for there.
+    """
+    held = np.zeros(len(isa_receipts), dtype=bool)
+    held[isa_row[isa_row >= 0]] = True
+    if len(others) and not held.all():
+        unheld = np.flatnonzero(~held)
+        position = pc.index_in(others, value_set=isa_receipts.take(pa.array(unheld)))
+        held[unheld[position.drop_null().to_numpy()]] = True
+    return held
+
+
+def _together(
+    pool: Executor | None, first: Callable[[], _Item], second: Callable[[], _Result]
+) -> tuple[_Item, _Result]:
+    """``(first(), second())``, the two at once when there is a pool."""
+    if pool is None:
+        return first(), second()
+    pending = pool.submit(first)
+    answer = second()
+    return pending.result(), answer
+
+
+def _employee_normaliser(column: str) -> Callable[[pd.Series], pd.Series]:
+    """How an employee column is normalised: dates, flags, or stripped text."""
+    if column in EMPLOYEE_DATE_COLUMNS:
+        return _dates
+    if column in EMPLOYEE_BOOL_COLUMNS:
+        return _flags
+    return functools.partial(_text, upper=column == "residence_card_number")
+
+
+def _isa_normaliser(column: str) -> Callable[[pd.Series], pd.Series]:
+    """How an ISA column is normalised: dates, or stripped text in the contract's case."""
+    if column in ISA_APPLICATION_DATE_COLUMNS:
+        return _dates
+    return functools.partial(
+        _text,
+        upper=column in ("status", "applicant_residence_card_number", "new_residence_card_number"),
+        lower=column in ("application_type", "requested_status", "granted_status"),
+    )
+
+
+def _unique_rows(ids: pa.ChunkedArray, wanted: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose id no other row has, and the row among those of each wanted id.
 
     One dictionary encoding of both columns answers both (a duplicate check and a join).
 
@@ -597,6 +764,15 @@ def _run_positions(ids: pa.ChunkedArray, wanted: pa.Array) -> np.ndarray:
     Timesheets come grouped by employee: rows repeating the previous row's id (as given, so
     also once stripped) reuse its answer.
     """
+    heads, at_head = _runs(ids, wanted)
+    return np.repeat(at_head, np.diff(np.r_[heads, len(ids)]))
+
+
+def _runs(ids: pa.ChunkedArray, wanted: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each run of equal ids, and the run's stripped id's position in ``wanted``.
+
+    Positions are -1 where the id is not wanted (or missing).
+    """
     count = len(ids)
     starts = np.ones(count, dtype=bool)
     if count > 1:
@@ -606,7 +782,7 @@ def _run_positions(ids: pa.ChunkedArray, wanted: pa.Array) -> np.ndarray:
     stripped = pc.utf8_trim_whitespace(ids.filter(pa.array(starts)))
     looked_up = pc.index_in(stripped, value_set=wanted).fill_null(-1)
     at_head = looked_up.to_numpy(zero_copy_only=False).astype(np.int64)
-    return np.repeat(at_head, np.diff(np.r_[heads, count]))
+    return heads, at_head
 
 
 def _with_coverage(
@@ -627,11 +803,15 @@ def _with_coverage(
         apps["pending"]
         | (apps["permitted"] & (apps["granted_period_expiry"] > apps["period_of_stay_expiry"]))
     )
+    # Each covered employee's covering application: the first by filing date, receipt number.
+    keys = ["employee_id", "filed_on", "receipt_number"]
+    cover_rows = np.flatnonzero(pending_cover.to_numpy(dtype=bool))
     covering = (
-        apps[pending_cover]
-        .sort_values(["employee_id", "filed_on", "receipt_number"], kind="stable")
+        apps[keys]
+        .iloc[cover_rows]
+        .assign(_row=cover_rows)
+        .sort_values(keys, kind="stable")
         .drop_duplicates("employee_id")
-        .set_index("employee_id")["receipt_number"]
     )
     out = emp
     ids = out["employee_id"]
@@ -643,21 +823,12 @@ def _with_coverage(
         flags = np.zeros(len(out), dtype=bool)
         flags[app_person[condition.to_numpy(dtype=bool)]] = True
         out[column] = pd.Series(flags, index=ids.index, dtype=bool)
-    out["covering_receipt"] = _look_up(ids, covering)
+    receipts = np.full(len(out), np.nan, dtype=object)
+    receipts[app_person[covering["_row"].to_numpy()]] = covering["receipt_number"].to_numpy(
+        dtype=object
+    )
+    out["covering_receipt"] = pd.Series(receipts, index=ids.index, dtype=object)
     return out
-
-
-def _match(
-    keys: pd.Series, table: pd.DataFrame, key: str
-) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
-    """The row of ``table`` whose unique ``key`` equals each of ``keys`` (a left join).
-
-    Returns:
-        Whether each key was found, ``table``'s other columns aligned with ``keys`` (missing
-        values where it was not), and the row position in ``table`` (-1 where not found).
-    """
-    found, rows = _positions(keys, table[key])
-    return found, _aligned(table.drop(columns=key), rows, found, keys.index), rows
 
 
 def _positions(keys: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -698,8 +869,12 @@ def _take(column: pd.Series, rows: np.ndarray, found: np.ndarray) -> pd.Series:
 
 def _arrow_text(values: pd.Series | pd.Index) -> pa.ChunkedArray:
     """Text values as a pyarrow large_string array (missing as null)."""
-    text: Any = pd.Series(values).astype("string").array  # an ArrowStringArray
+    text: Any = values.array
+    if not isinstance(text, pd.arrays.ArrowStringArray):  # not already pyarrow text
+        text = pd.Series(values).astype("string").array
     chunks: pa.ChunkedArray = text._pa_array  # noqa: SLF001
+    if chunks.type != pa.large_string():
+        chunks = chunks.cast(pa.large_string())
     return chunks
 
 
@@ -728,33 +903,45 @@ def _findings(
     due_date: pd.Series | None = None,
     receipt: pd.Series | None = None,
 ) -> pd.DataFrame:
+    """A rule's findings: the hit rows' employee ids (and owners), receipt, due date, detail.
+
+    Columns keep their dtypes (text stays pyarrow-backed); :func:`_in_report_order` makes them
+    Python objects once, at the end.
+    """
     out = pd.DataFrame(
         {
-            "employee_id": frame["employee_id"].to_numpy(),
-            "receipt_number": (receipt.to_numpy() if receipt is not None else [None] * len(frame)),
+            "employee_id": frame["employee_id"].array,
+            "receipt_number": (
+                receipt.array if receipt is not None else np.full(len(frame), None, dtype=object)
+            ),
             "due_date": (due_date.to_numpy() if due_date is not None else pd.NaT),
-            "detail": detail.to_numpy(),
+            "detail": detail.array,
         }
     )
     if all(column in frame for column in _OWNER_COLUMNS):  # the employee's own row
         for column in _OWNER_COLUMNS:
-            out[column] = frame[column].to_numpy(dtype=object)
+            out[column] = frame[column].array
         out["_owners_known"] = True
     return out
 
 
 def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame:
     """Add rule code, severity (catalog policy), owner columns and the discrepancy id."""
-    out = findings.copy()
+    out = findings.copy(deep=False)
     out["due_date"] = pd.to_datetime(out["due_date"]).astype("datetime64[ns]")
-    out["rule_code"] = rule.code
-    severity = pd.Series(rule.severity.base, index=out.index, dtype=object)
+    out["rule_code"] = _object_column(np.full(len(out), rule.code, dtype=object), out.index)
+    critical = np.zeros(len(out), dtype=bool)
     window = rule.severity.critical_within_days(inputs.policy)
     if window is not None:
-        severity = severity.mask((out["due_date"] - inputs.as_of).dt.days <= window, "critical")
+        critical |= ((out["due_date"] - inputs.as_of).dt.days <= window).to_numpy(dtype=bool)
     if rule.severity.critical_when_overdue:
-        severity = severity.mask(out["due_date"] < inputs.as_of, "critical")
-    out["severity"] = severity
+        critical |= (out["due_date"] < inputs.as_of).to_numpy(dtype=bool)
+    severity = np.full(len(out), rule.severity.base, dtype=object)
+    severity[critical] = "critical"
+    out["severity"] = _object_column(severity, out.index)
+    out["_rank"] = np.where(
+        critical, _SEVERITY_RANK["critical"], _SEVERITY_RANK[rule.severity.base]
+    )
     owners_known = bool(out.pop("_owners_known").all()) if "_owners_known" in out else False
     for column in () if owners_known else _OWNER_COLUMNS:
         values = pd.Series(
@@ -768,14 +955,72 @@ def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame
             values[missing] = looked_up.to_numpy()
         out[column] = values
     key_extra = out.pop("_key_extra") if "_key_extra" in out else pd.Series("", index=out.index)
-    out["discrepancy_id"] = _discrepancy_ids(
-        out["employee_id"].tolist(),
-        f"|{rule.code}|",
-        out["receipt_number"].tolist(),
-        key_extra.tolist(),
-    )
+    ids = _discrepancy_ids(out["employee_id"], f"|{rule.code}|", out["receipt_number"], key_extra)
+    out["discrepancy_id"] = _object_column(ids, out.index)
     out["detail"] = _redact_card_numbers(out["detail"].astype(str))
-    return out[list(FINDING_COLUMNS)]
+    return out[[*FINDING_COLUMNS, "_rank"]]
+
+
+def _object_column(values: Iterable[object], index: pd.Index) -> pd.Series:
+    """Python objects as a column of object dtype (pandas would otherwise convert text)."""
+    return pd.Series(values, index=index, dtype=object)
+
+
+def _in_report_order(findings: pd.DataFrame) -> pd.DataFrame:
+    """One rule's findings from :func:`_finish`, ordered and typed as :func:`_assemble` does.
+
+    Sorted by severity rank (``_rank``, kept), employee id, receipt number and discrepancy id;
+    text is Python objects, missing text None. :func:`_assemble_rules` then only has to
+    interleave the rules.
+    """
+    keys = ["_rank", "employee_id", "receipt_number", "discrepancy_id"]
+    ordered = findings.iloc[_stable_order(findings, keys, nulls_first=False)]
+    ordered = ordered.reset_index(drop=True)
+    for column in _TEXT_FINDING_COLUMNS:
+        ordered[column] = _objects(ordered[column])
+    return ordered
+
+
+#: Finding columns that :func:`_finish` leaves as they came (the others are objects already).
+_TEXT_FINDING_COLUMNS: Final = (
+    "employee_id",
+    "organization_id",
+    "compliance_owner",
+    "receipt_number",
+    "detail",
+)
+
+
+def _objects(values: pd.Series) -> pd.Series:
+    """``values.astype(object)`` with None for every missing value."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        objects = _arrow_text(values).to_numpy(zero_copy_only=False)  # None where missing
+        return pd.Series(objects, index=values.index, name=values.name, dtype=object)
+    as_objects = values.astype(object)
+    return as_objects.where(as_objects.notna(), None)
+
+
+def _assemble_rules(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """:func:`_assemble` of one frame per rule, each from :func:`_in_report_order`.
+
+    The report orders by severity rank, then rule code, then the keys each frame is sorted by,
+    so the frames' runs of equal rank only need to be interleaved.
+    """
+    if not frames:
+        return _assemble([])
+    pieces: list[tuple[int, str, pd.DataFrame]] = []
+    for frame in frames:
+        code = str(frame["rule_code"].iloc[0])
+        rank = frame["_rank"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]])
+        for start, end in zip(starts, [*starts[1:], len(frame)], strict=True):
+            pieces.append((int(rank[start]), code, frame.iloc[start:end]))
+    pieces.sort(key=lambda piece: piece[:2])
+    result = pd.concat([piece[2] for piece in pieces], ignore_index=True).drop(columns="_rank")
+    duplicated = result["discrepancy_id"].duplicated()
+    if duplicated.any():
+        raise ReconcileError(f"{int(duplicated.sum())} findings share a discrepancy id")
+    return result
 
 
 def _key_text(value: object) -> str:
@@ -784,12 +1029,40 @@ def _key_text(value: object) -> str:
 
 
 def _discrepancy_ids(
-    employees: list[Any], middle: str, receipts: list[Any], extras: list[Any]
+    employees: pd.Series, middle: str, receipts: pd.Series, extras: pd.Series
 ) -> list[str]:
     """sha256 of employee + middle + receipt + extra, first 32 hex digits, for each finding.
 
-    Missing parts count as empty text, other values as their ``str``.
+    Missing parts count as empty text, other values as their ``str``. Parts that are all text
+    are joined by pyarrow; Python only hashes.
     """
+    parts = [_key_part(values) for values in (employees, receipts, extras)]
+    if parts[0] is None or parts[1] is None or parts[2] is None:
+        return _discrepancy_ids_of_values(
+            employees.tolist(), middle, receipts.tolist(), extras.tolist()
+        )
+    text = pa.large_string()
+    keys = pc.binary_join_element_wise(
+        parts[0], pa.scalar(middle, text), parts[1], parts[2], pa.scalar("", text)
+    )
+    sha256 = hashlib.sha256
+    return [sha256(key).hexdigest()[:32] for key in keys.cast(pa.large_binary()).to_pylist()]
+
+
+def _key_part(values: pd.Series) -> pa.ChunkedArray | None:
+    """A key part as text with missing values empty; None when some value is not text."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
+        "string",
+        "empty",
+    ):
+        return None
+    return pc.fill_null(_arrow_text(values), "")
+
+
+def _discrepancy_ids_of_values(
+    employees: list[Any], middle: str, receipts: list[Any], extras: list[Any]
+) -> list[str]:
+    """:func:`_discrepancy_ids` value by value (any values)."""
     sha256 = hashlib.sha256
     return [
         sha256(
@@ -805,10 +1078,10 @@ def _discrepancy_ids(
 
 
 def _redact_card_numbers(details: pd.Series) -> pd.Series:
-    """:func:`~zairyu_sync.pii.redact_card_numbers` over a column, in pyarrow."""
+    """:func:`~zairyu_sync.pii.redact_card_numbers` over a column, in pyarrow (``str`` dtype)."""
     text = _arrow_text(details)
     masked = pc.replace_substring_regex(text, pattern=_CARD_TOKEN, replacement=r"\1******\2")
-    return pd.Series(masked.to_numpy(zero_copy_only=False), index=details.index, dtype=object)
+    return pd.Series(_str_array(masked), index=details.index)
 
 
 def _assemble(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -854,11 +1127,20 @@ def _rows(frame: pd.DataFrame, where: pd.Series, *columns: str) -> pd.DataFrame:
     return frame[kept].iloc[np.flatnonzero(where.to_numpy(dtype=bool))]
 
 
-def _is_in(text: pd.Series, values: Iterable[str]) -> pd.Series:
-    """``text.isin(values)`` for a text column, in pyarrow (missing text is in no set)."""
-    value_set = pa.array(list(values), type=pa.large_string())
-    found = pc.is_in(_arrow_text(text), value_set=value_set).fill_null(False)
-    return pd.Series(found.to_numpy(zero_copy_only=False), index=text.index, dtype=bool)
+def _text_codes(text: pd.Series) -> tuple[np.ndarray, list[str | None]]:
+    """Each value's code (-1 when missing) and the distinct values, in order of appearance."""
+    encoded = pc.dictionary_encode(_arrow_text(text).combine_chunks())
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return codes, encoded.dictionary.to_pylist()
+
+
+def _codes_in(codes: np.ndarray, values: list[str | None], wanted: Iterable[str]) -> np.ndarray:
+    """``text.isin(wanted)`` from :func:`_text_codes` (missing text is in no set)."""
+    chosen = set(wanted)
+    table = np.zeros(len(values) + 1, dtype=bool)  # the last slot answers code -1
+    table[: len(values)] = [value in chosen for value in values]
+    found: np.ndarray = table[codes]
+    return found
 
 
 def _iso(series: pd.Series) -> pd.Series:
@@ -875,7 +1157,7 @@ def _status_expired(inputs: _Inputs) -> pd.DataFrame:
     hit = _rows(
         emp,
         emp["active"]
-        & ~_is_in(emp["residence_status"], NO_FIXED_PERIOD)
+        & ~inputs.status_in(NO_FIXED_PERIOD)
         & (emp["period_of_stay_expiry"] < inputs.as_of)
         & ~emp["pending_cover"]
         & ~emp["permitted_cover"],
@@ -948,7 +1230,7 @@ def _card_renewal_due(inputs: _Inputs) -> pd.DataFrame:
     hit = _rows(
         emp,
         emp["active"]
-        & _is_in(emp["residence_status"], _CARD_RENEWAL_STATUSES)
+        & inputs.status_in(_CARD_RENEWAL_STATUSES)
         & (emp["card_valid_until"] <= limit),
         "residence_card_number",
         "card_valid_until",
@@ -969,15 +1251,17 @@ def _card_renewal_due(inputs: _Inputs) -> pd.DataFrame:
 @_rule("WORK_NOT_PERMITTED")
 def _work_not_permitted(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
-    designated_no = (emp["residence_status"] == "designated_activities") & emp[
+    designated_no = inputs.status_in(("designated_activities",)) & emp[
         "designated_work_permitted"
     ].eq(False).fillna(False).astype(bool)
     no_permission = emp["outside_status_permission"].fillna("none") == "none"
-    hit = emp[
+    hit = _rows(
+        emp,
         emp["active"]
-        & (_is_in(emp["residence_status"], WORK_NOT_PERMITTED_WITHOUT_PERMISSION) | designated_no)
-        & no_permission
-    ]
+        & (inputs.status_in(WORK_NOT_PERMITTED_WITHOUT_PERMISSION) | designated_no)
+        & no_permission,
+        "residence_status",
+    )
     reason = hit["residence_status"].where(
         hit["residence_status"] != "designated_activities",
         "designated_activities whose designation does not allow this work",
@@ -995,32 +1279,11 @@ def _hours_limit_exceeded(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
     holding = (emp["outside_status_permission"] == "comprehensive").to_numpy(dtype=bool)
     holder_ids = emp["employee_id"][holding].reset_index(drop=True)
-    student = (emp["residence_status"][holding] == "student").to_numpy(dtype=bool)
+    student = inputs.status_in(("student",))[holding]
     start = day - pd.Timedelta(days=policy.hours_lookback_days - 1)
-    rows = _holder_timesheets(inputs.timesheets, holder_ids, start, policy.hours_lookback_days)
-    holder, offset, hours = rows["holder"], rows["day"], rows["hours"]
-    vacation = student[holder] & rows["is_long_vacation"]
-    if vacation.any():
-        counted, vacation_hours = np.where(vacation, 0.0, hours), np.where(vacation, hours, 0.0)
-    else:
-        counted, vacation_hours = hours, np.zeros(len(hours))
-    daily = None
-    if _exact_sums(hours):
-        daily = _daily_hours_grid(
-            holder, offset, counted, vacation_hours, len(holder_ids), policy, start
-        )
+    daily = _daily_hours_by_holder_blocks(inputs.timesheets, holder_ids, student, start, policy)
     if daily is None:
-        ts = {
-            "holder": holder,
-            "work_date": start.to_datetime64().astype("datetime64[ns]")
-            + offset.astype("timedelta64[D]"),
-            "counted": counted,
-            "vacation_hours": vacation_hours,
-        }
-        if _exact_sums(hours):
-            daily = _daily_hours_exact(ts, policy, start)
-        else:
-            daily = _daily_hours(pd.DataFrame(ts), policy)
+        daily = _daily_hours_of_rows(inputs.timesheets, holder_ids, student, start, policy)
     ids = holder_ids.to_numpy(dtype=object)
     window_text = f" h in the {policy.hours_window_days} days ending "
     week_text = {
@@ -1047,6 +1310,149 @@ def _hours_limit_exceeded(inputs: _Inputs) -> pd.DataFrame:
     breached_rows = np.flatnonzero(holding)[np.array(breached, dtype=np.int64)]
     hit = emp[["employee_id", *_OWNER_COLUMNS]].iloc[breached_rows].reset_index(drop=True)
     return _findings(hit, detail)
+
+
+def _daily_hours_of_rows(
+    timesheets: pd.DataFrame,
+    holder_ids: pd.Series,
+    student: np.ndarray,
+    start: pd.Timestamp,
+    policy: PolicySettings,
+) -> pd.DataFrame:
+    """The holders' days over a limit (:func:`_daily_hours_grid`), from all rows at once."""
+    rows = _holder_timesheets(timesheets, holder_ids, start, policy.hours_lookback_days)
+    holder, offset, hours = rows["holder"], rows["day"], rows["hours"]
+    vacation = student[holder] & rows["is_long_vacation"]
+    vacation_hours: np.ndarray | None = None
+    counted = hours
+    if vacation.any():
+        counted, vacation_hours = np.where(vacation, 0.0, hours), np.where(vacation, hours, 0.0)
+    daily = None
+    if _exact_sums(hours):
+        daily = _daily_hours_grid(
+            holder, offset, counted, vacation_hours, len(holder_ids), policy, start
+        )
+    if daily is None:
+        if vacation_hours is None:
+            vacation_hours = np.zeros(len(hours))
+        ts = {
+            "holder": holder,
+            "work_date": start.to_datetime64().astype("datetime64[ns]")
+            + offset.astype("timedelta64[D]"),
+            "counted": counted,
+            "vacation_hours": vacation_hours,
+        }
+        if _exact_sums(hours):
+            daily = _daily_hours_exact(ts, policy, start)
+        else:
+            daily = _daily_hours(pd.DataFrame(ts), policy)
+    return daily
+
+
+def _daily_hours_by_holder_blocks(
+    timesheets: pd.DataFrame,
+    holder_ids: pd.Series,
+    student: np.ndarray,
+    start: pd.Timestamp,
+    policy: PolicySettings,
+    *,
+    block_holders: int = _GRID_BLOCK_HOLDERS,
+) -> pd.DataFrame | None:
+    """:func:`_daily_hours_of_rows` worked out ``block_holders`` holders at a time.
+
+    Taken when the timesheet rows come grouped by holder in holder order (as the ERP lists
+    them), the columns are typed (``datetime64[ns]`` dates, ``float64`` hours, boolean flags)
+    and the hours sum exactly (:func:`_exact_sums`); None otherwise. Each block's rows are a
+    contiguous slice, so every temporary array is a block's size rather than all rows'.
+    """
+    dates, hours, flags = (
+        timesheets["work_date"],
+        timesheets["hours"],
+        timesheets["is_long_vacation"],
+    )
+    if not (
+        dates.dtype == np.dtype("datetime64[ns]")
+        and hours.dtype == np.float64
+        and isinstance(flags.dtype, pd.BooleanDtype)
+    ):
+        return None
+    wanted = pa.array(holder_ids.to_numpy(dtype=object), type=pa.large_string())
+    heads, at_head = _runs(_arrow_text(timesheets["employee_id"]), wanted)
+    # Runs of ids that are not holders belong to the block of the run before them.
+    filled = np.maximum.accumulate(at_head) if len(at_head) else at_head
+    if len(at_head) and not (filled[at_head >= 0] == at_head[at_head >= 0]).all():
+        return None  # a holder's rows are not in holder order
+    stamps = dates.to_numpy().view(np.int64)
+    all_hours = hours.to_numpy(dtype=np.float64)
+    all_flags = flags.to_numpy(dtype=bool, na_value=False)
+    first = start.to_datetime64().astype("datetime64[ns]").view(np.int64)
+    last = first + policy.hours_lookback_days * _DAY_NS
+    run_ends = np.r_[heads[1:], len(stamps)]
+    firsts = np.arange(0, len(holder_ids), block_holders)
+    run_bounds = np.asarray(np.searchsorted(filled, np.r_[firsts, len(holder_ids)]))
+    parts: list[tuple[np.ndarray, ...]] = []
+    total = 0.0
+    for block, holder_first in enumerate(firsts.tolist()):
+        run_from, run_to = int(run_bounds[block]), int(run_bounds[block + 1])
+        if run_from == run_to:
+            continue
+        row_from, row_to = int(heads[run_from]), int(run_ends[run_to - 1])
+        holder = np.repeat(
+            at_head[run_from:run_to], run_ends[run_from:run_to] - heads[run_from:run_to]
+        )
+        stamp = stamps[row_from:row_to]
+        kept = holder >= 0
+        kept &= stamp >= first  # NaT is the smallest int64: never kept
+        kept &= stamp < last
+        worked, vacation_flag = all_hours[row_from:row_to], all_flags[row_from:row_to]
+        if not kept.all():
+            holder, stamp, worked, vacation_flag = (
+                holder[kept],
+                stamp[kept],
+                worked[kept],
+                vacation_flag[kept],
+            )
+        if not len(holder):
+            continue
+        worked = np.where(np.isnan(worked), 0.0, worked)
+        block_total = _exact_total(worked)
+        if block_total is None:
+            return None
+        total += block_total
+        day = (stamp - first) // _DAY_NS
+        vacation = student[holder] & vacation_flag
+        vacation_hours = None
+        counted = worked
+        if vacation.any():
+            counted = np.where(vacation, 0.0, worked)
+            vacation_hours = np.where(vacation, worked, 0.0)
+        first_day = int(day.min())
+        over = _grid_block(
+            holder - holder_first,
+            day - first_day,
+            counted,
+            vacation_hours,
+            min(block_holders, len(holder_ids) - holder_first),
+            int(day.max()) - first_day + 1,
+            policy,
+        )
+        parts.append((over[0] + holder_first, over[1] + first_day, *over[2:]))
+    if total >= _EXACT_TOTAL_LIMIT:
+        return None
+    columns = [
+        np.concatenate([part[index] for part in parts]) if parts else np.zeros(0)
+        for index in range(5)
+    ]
+    return pd.DataFrame(
+        {
+            "holder": columns[0].astype(np.int64),
+            "work_date": start.to_datetime64().astype("datetime64[ns]")
+            + columns[1].astype(np.int64).astype("timedelta64[D]"),
+            "counted": columns[2].astype(np.float64),
+            "vacation_hours": columns[3].astype(np.float64),
+            "window_hours": columns[4].astype(np.float64),
+        }
+    )
 
 
 def _worst(daily: pd.DataFrame, column: str, limit: float) -> dict[int, tuple[float, str]]:
@@ -1077,46 +1483,113 @@ def _exact_sums(hours: np.ndarray) -> bool:
     Then any order of summation gives the same result, so running sums can replace pandas'
     rolling windows without changing a single bit.
     """
+    total = _exact_total(hours)
+    return total is not None and total < _EXACT_TOTAL_LIMIT
+
+
+#: Sums of multiples of 1/1024 h are exact in float64 while their total stays below this.
+_EXACT_TOTAL_LIMIT: Final = 2.0**52
+
+
+def _exact_total(hours: np.ndarray) -> float | None:
+    """The total of ``|hours| x 1024`` when all are multiples of 1/1024 h, else None."""
     total = 0.0
     for begin in range(0, len(hours), _CHUNK):  # in cache-sized pieces
         scaled = hours[begin : begin + _CHUNK] * 1024.0
         if not (np.floor(scaled) == scaled).all():  # NaN fails here, inf in the total
-            return False
+            return None
         total += float(np.abs(scaled).sum())
-    return total < 2.0**52
+    return total
 
 
 def _daily_hours_grid(
     holder: np.ndarray,
     day: np.ndarray,
     counted: np.ndarray,
-    vacation: np.ndarray,
+    vacation: np.ndarray | None,
     holders: int,
     policy: PolicySettings,
     start: pd.Timestamp,
+    *,
+    block_holders: int = _GRID_BLOCK_HOLDERS,
 ) -> pd.DataFrame | None:
     """:func:`_daily_hours_exact` on a dense holder x day grid; None when the grid is too large.
 
-    ``day`` counts days from ``start`` (0 .. lookback - 1). Days are summed by ``bincount`` and
+    ``day`` counts days from ``start`` (0 .. lookback - 1); ``vacation`` holds long-vacation
+    hours (None: there are none). Days are summed by ``bincount`` and
     windows from running totals along each holder's row, so the hours must sum exactly
     (:func:`_exact_sums`); only days with timesheet rows are returned, ordered by holder and day.
+    When the rows come ordered by holder (as the ERP lists them), the grid is filled
+    ``block_holders`` holders at a time, so its pieces stay small.
     """
     if not len(day):
         first_day, days = 0, 1
     else:  # the grid spans the days that have rows (earlier days add nothing)
         first_day = int(day.min())
         days = int(day.max()) - first_day + 1
-    cells = holders * days
-    if cells > max(4 * len(holder), 1 << 22):
+    if holders * days > max(4 * len(holder), 1 << 22):
         return None
+    if vacation is not None and not vacation.any():
+        vacation = None
+    blocks = [(0, holders, 0, len(holder))]
+    if holders > block_holders and bool((holder[1:] >= holder[:-1]).all()):
+        firsts = np.arange(0, holders, block_holders)
+        bounds = np.asarray(np.searchsorted(holder, np.r_[firsts, holders]))
+        rows = [int(row) for row in bounds]
+        blocks = [
+            (int(first), min(block_holders, holders - int(first)), rows[at], rows[at + 1])
+            for at, first in enumerate(firsts)
+        ]
+    parts = [
+        _grid_block(
+            holder[begin:end] - first,
+            day[begin:end] - first_day,
+            counted[begin:end],
+            None if vacation is None else vacation[begin:end],
+            count,
+            days,
+            policy,
+        )
+        for first, count, begin, end in blocks
+    ]
+    holder_over = np.concatenate(
+        [part[0] + first for part, (first, *_) in zip(parts, blocks, strict=True)]
+    )
+    over = [np.concatenate([part[index] for part in parts]) for index in range(1, 5)]
+    return pd.DataFrame(
+        {
+            "holder": holder_over.astype(np.int64),
+            "work_date": start.to_datetime64().astype("datetime64[ns]")
+            + (over[0] + first_day).astype("timedelta64[D]"),
+            "counted": over[1],
+            "vacation_hours": over[2],
+            "window_hours": over[3],
+        }
+    )
+
+
+def _grid_block(
+    holder: np.ndarray,
+    day: np.ndarray,
+    counted: np.ndarray,
+    vacation: np.ndarray | None,
+    holders: int,
+    days: int,
+    policy: PolicySettings,
+) -> tuple[np.ndarray, ...]:
+    """The days over a limit among ``holders`` x ``days`` (holder and day count from 0).
+
+    Returns:
+        Holder, day, hours counted, long-vacation hours and window hours of each such day.
+    """
+    cells = holders * days
     key = holder.astype(np.int64, copy=False) * days
     key += day
-    key -= first_day
     present = np.zeros(cells, dtype=bool)
     present[key] = True
     day_counted = np.bincount(key, weights=counted, minlength=cells).reshape(holders, days)
     day_vacation: np.ndarray = np.zeros((holders, days))
-    if vacation.any():
+    if vacation is not None:
         day_vacation = np.bincount(key, weights=vacation, minlength=cells).reshape(holders, days)
     running = np.cumsum(day_counted, axis=1)
     window_hours = running.copy()
@@ -1128,16 +1601,7 @@ def _daily_hours_grid(
         | (day_vacation > policy.long_vacation_daily_limit + 1e-9)
     )
     holder_over, day_over = np.nonzero(over)
-    return pd.DataFrame(
-        {
-            "holder": holder_over.astype(np.int64),
-            "work_date": start.to_datetime64().astype("datetime64[ns]")
-            + (day_over + first_day).astype("timedelta64[D]"),
-            "counted": day_counted[over],
-            "vacation_hours": day_vacation[over],
-            "window_hours": window_hours[over],
-        }
-    )
+    return holder_over, day_over, day_counted[over], day_vacation[over], window_hours[over]
 
 
 def _daily_hours_exact(
@@ -1219,11 +1683,13 @@ def _daily_hours(ts: pd.DataFrame, policy: PolicySettings) -> pd.DataFrame:
 @_rule("STUDENT_NOT_ENROLLED")
 def _student_not_enrolled(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
-    hit = emp[
+    hit = _rows(
+        emp,
         emp["active"]
-        & (emp["residence_status"] == "student")
-        & (emp["student_enrolled_until"] < inputs.as_of)
-    ]
+        & inputs.status_in(("student",))
+        & (emp["student_enrolled_until"] < inputs.as_of),
+        "student_enrolled_until",
+    )
     detail = (
         "Student enrollment ended on "
         + _iso(hit["student_enrolled_until"])
@@ -1236,11 +1702,14 @@ def _student_not_enrolled(inputs: _Inputs) -> pd.DataFrame:
 def _designated_organization_mismatch(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
     designated = emp["designated_organization_id"]
-    hit = emp[
+    hit = _rows(
+        emp,
         emp["active"]
-        & _is_in(emp["residence_status"], TIED_TO_DESIGNATED_ORGANIZATION)
-        & (designated.isna() | (designated != emp["organization_id"]))
-    ]
+        & inputs.status_in(TIED_TO_DESIGNATED_ORGANIZATION)
+        & (designated.isna() | (designated != emp["organization_id"])),
+        "designated_organization_id",
+        "residence_status",
+    )
     named = hit["designated_organization_id"].fillna("no organization recorded")
     detail = (
         "Status "
@@ -1257,23 +1726,25 @@ def _designated_organization_mismatch(inputs: _Inputs) -> pd.DataFrame:
 # --- rules: applications ----------------------------------------------------------------------
 
 
-def _latest(apps: pd.DataFrame, among: pd.Series) -> pd.DataFrame:
+def _latest(apps: pd.DataFrame, among: pd.Series, *columns: str) -> pd.DataFrame:
     """Per employee, the application ``among`` last by (decided_on, filed_on, receipt_number).
 
-    Only the key columns are sorted; the kept rows are taken from ``apps`` once.
+    Only the key columns are sorted; the kept rows are taken from ``apps`` once, with the
+    employee id, receipt number, owner columns and ``columns``.
     """
+    wanted = apps[list(dict.fromkeys(["employee_id", "receipt_number", *_OWNER_COLUMNS, *columns]))]
     keys = ["employee_id", "decided_on", "filed_on", "receipt_number"]
     rows = np.flatnonzero(among.to_numpy(dtype=bool))
     order = rows[_stable_order(apps[keys].iloc[rows], keys, nulls_first=True)]
     ids = _arrow_text(apps["employee_id"]).take(pa.array(order)).combine_chunks()
     if ids.null_count or len(ids) < 2:
-        kept: pd.DataFrame = apps.iloc[order].drop_duplicates("employee_id", keep="last")
+        kept: pd.DataFrame = wanted.iloc[order].drop_duplicates("employee_id", keep="last")
         return kept
     # Sorted by employee id first: an employee's rows are adjacent, the last one is kept.
     last = np.ones(len(ids), dtype=bool)
     changes = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))
     last[:-1] = changes.to_numpy(zero_copy_only=False)
-    latest: pd.DataFrame = apps.iloc[order[last]]
+    latest: pd.DataFrame = wanted.iloc[order[last]]
     return latest
 
 
@@ -1381,8 +1852,7 @@ def _application_not_found(inputs: _Inputs) -> pd.DataFrame:
 @_rule("APPLICATION_UNTRACKED")
 def _application_untracked(inputs: _Inputs) -> pd.DataFrame:
     isa = inputs.isa
-    held = pc.is_in(_arrow_text(isa["receipt_number"]), value_set=inputs.erp_receipts)
-    hit = isa[~held.to_numpy(zero_copy_only=False)]
+    hit = isa[~inputs.isa_held]
     if hit.empty:
         return _findings(hit.assign(employee_id=None), pd.Series(dtype=object))
     emp = inputs.employees
@@ -1565,12 +2035,13 @@ def _hellowork_hire_overdue(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
     age = (inputs.as_of - emp["hire_date"]).dt.days
     recent = (
-        ~_is_in(emp["residence_status"], _HELLOWORK_EXEMPT)
+        ~inputs.status_in(_HELLOWORK_EXEMPT)
         & (age >= 0)
         & (age <= inputs.policy.hellowork_lookback_days)
         & emp["hellowork_hire_notified_on"].isna()
     )
-    emp = emp[recent]  # the deadline is worked out for these (few) rows only
+    # The deadline is worked out for these (few) rows only.
+    emp = _rows(emp, recent, "hire_date", "employment_insured")
     insured = emp["employment_insured"].eq(True).fillna(False).astype(bool)
     deadline = hellowork_hire_deadline(emp["hire_date"], insured)
     due = inputs.as_of > deadline
@@ -1592,12 +2063,13 @@ def _hellowork_separation_overdue(inputs: _Inputs) -> pd.DataFrame:
     emp = inputs.employees
     age = (inputs.as_of - emp["termination_date"]).dt.days
     recent = (
-        ~_is_in(emp["residence_status"], _HELLOWORK_EXEMPT)
+        ~inputs.status_in(_HELLOWORK_EXEMPT)
         & (age >= 0)
         & (age <= inputs.policy.hellowork_lookback_days)
         & emp["hellowork_separation_notified_on"].isna()
     )
-    emp = emp[recent]  # the deadline is worked out for these (few) rows only
+    # The deadline is worked out for these (few) rows only.
+    emp = _rows(emp, recent, "termination_date", "employment_insured")
     insured = emp["employment_insured"].eq(True).fillna(False).astype(bool)
     deadline = hellowork_separation_deadline(emp["termination_date"], insured)
     due = inputs.as_of > deadline

@@ -8,6 +8,7 @@ applies the severity policy from here; policy thresholds are named, never writte
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, fields
 from datetime import date
@@ -125,6 +126,12 @@ def load_catalog(text: str | None = None) -> RuleCatalog:
     """
     if text is None:
         text = reference_text(CATALOG_RESOURCE, RULE_CATALOG_ENV)
+    return _parse_catalog(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_catalog(text: str) -> RuleCatalog:
+    """The catalog in ``text``; parsed once per distinct text (a catalog is immutable)."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

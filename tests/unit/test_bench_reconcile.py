@@ -8,8 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import zairyu_sync.reconcile as reconcile_module
 from zairyu_sync.bench_reconcile import (
     ReconcileInputs,
+    as_the_task_reads_them,
     load_inputs,
     realistic_inputs,
     save_inputs,
@@ -18,6 +20,7 @@ from zairyu_sync.bench_reconcile import (
     time_reconcile,
 )
 from zairyu_sync.erp_sample import SCENARIOS
+from zairyu_sync.errors import ReconcileError
 from zairyu_sync.reconcile import reconcile
 
 pytestmark = pytest.mark.unit
@@ -93,3 +96,53 @@ def test_timing_report(base: ReconcileInputs) -> None:
     assert len(report["seconds"]) == 2
     assert report["findings"] == len(_findings(base))
     assert report["peak_rss_mb"] >= report["rss_before_mb"] > 0
+
+
+def test_threads_blocks_and_inputs_read_back_change_no_finding(
+    base: ReconcileInputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads, the holder-block hours path and Parquet-typed inputs give the same findings."""
+    inputs = tile_inputs(
+        shape_workload(base, holder_share=0.5, timesheet_days=28), 3 * len(base.employees)
+    )
+    by_blocks = reconcile_module._daily_hours_by_holder_blocks
+    answers: list[object] = []
+
+    def spy(*args: object, **kwargs: object) -> object:
+        answer = by_blocks(*args, **kwargs)  # type: ignore[arg-type]
+        answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(reconcile_module, "_daily_hours_by_holder_blocks", spy)
+
+    def findings(given: ReconcileInputs, threads: int) -> pd.DataFrame:
+        return reconcile(
+            given.employees,
+            given.applications,
+            given.isa_applications,
+            given.quarantine,
+            as_of=given.as_of,
+            timesheets=given.timesheets,
+            erp_receipt_numbers=given.erp_receipt_numbers,
+            threads=threads,
+        ).discrepancies
+
+    one = findings(inputs, 1)
+    assert answers and all(answer is not None for answer in answers)  # the block path ran
+    assert (one["rule_code"] == "HOURS_LIMIT_EXCEEDED").any()
+    pd.testing.assert_frame_equal(findings(inputs, 3), one)
+    pd.testing.assert_frame_equal(findings(as_the_task_reads_them(inputs, tmp_path), 2), one)
+    monkeypatch.setattr(reconcile_module, "_daily_hours_by_holder_blocks", lambda *a, **k: None)
+    pd.testing.assert_frame_equal(findings(inputs, 2), one)  # all rows at once
+
+
+def test_threads_must_be_at_least_one(base: ReconcileInputs) -> None:
+    with pytest.raises(ReconcileError, match="threads must be at least 1"):
+        reconcile(
+            base.employees,
+            base.applications,
+            base.isa_applications,
+            base.quarantine,
+            as_of=base.as_of,
+            threads=0,
+        )

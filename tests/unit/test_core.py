@@ -8,7 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from zairyu_sync.config import PolicySettings, policy_from_env
+from zairyu_sync.config import (
+    MAX_DEFAULT_RECONCILE_THREADS,
+    PolicySettings,
+    policy_from_env,
+    reconcile_threads_from_env,
+    shard_count_from_env,
+)
 from zairyu_sync.errors import ConfigError
 from zairyu_sync.pii import (
     mask_card_number,
@@ -123,3 +129,30 @@ def test_reference_files_can_be_replaced_by_the_employer(
     monkeypatch.setenv("ZAIRYU_RULE_CATALOG", str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match="ZAIRYU_RULE_CATALOG"):
         load_catalog()
+
+
+def test_reconcile_threads_default_to_the_cpus_at_most_four() -> None:
+    threads = reconcile_threads_from_env({})
+    assert 1 <= threads <= MAX_DEFAULT_RECONCILE_THREADS
+    assert reconcile_threads_from_env({"ZAIRYU_RECONCILE_THREADS": " 3 "}) == 3
+    assert reconcile_threads_from_env({"ZAIRYU_RECONCILE_THREADS": ""}) == threads
+
+
+@pytest.mark.parametrize("raw", ["0", "-2", "two", "1.5"])
+def test_reconcile_threads_must_be_a_positive_whole_number(raw: str) -> None:
+    with pytest.raises(ConfigError, match="ZAIRYU_RECONCILE_THREADS"):
+        reconcile_threads_from_env({"ZAIRYU_RECONCILE_THREADS": raw})
+
+
+def test_shard_count_reads_the_same_way() -> None:
+    assert shard_count_from_env({}) == 4
+    assert shard_count_from_env({"ZAIRYU_SHARDS": "16"}) == 16
+    with pytest.raises(ConfigError, match="ZAIRYU_SHARDS must be at least 1"):
+        shard_count_from_env({"ZAIRYU_SHARDS": "0"})
+
+
+def test_the_catalog_is_parsed_once_per_text() -> None:
+    assert load_catalog() is load_catalog()
+    text = "rules: []\n"
+    assert load_catalog(text) is load_catalog(text)
+    assert load_catalog(text) is not load_catalog()

@@ -31,17 +31,23 @@ from zairyu_sync.canonical import (
 from zairyu_sync.config import PolicySettings
 from zairyu_sync.pii import redact_card_numbers
 from zairyu_sync.reconcile import (
+    _aligned,
     _arrow_text,
+    _assemble,
+    _assemble_rules,
+    _codes_in,
     _daily_hours,
+    _daily_hours_by_holder_blocks,
     _daily_hours_exact,
     _daily_hours_grid,
+    _daily_hours_of_rows,
     _dates,
     _discrepancy_ids,
-    _employee_rows,
     _exact_sums,
-    _is_in,
-    _match,
+    _held_by_erp,
+    _in_report_order,
     _month_after_end,
+    _positions,
     _quarantine_groups,
     _quarantine_groups_by_pandas,
     _receipt_numbers,
@@ -49,6 +55,8 @@ from zairyu_sync.reconcile import (
     _run_positions,
     _tenth_of_month_after,
     _text,
+    _text_codes,
+    _unique_rows,
     reconcile,
     special_period_end,
 )
@@ -84,8 +92,11 @@ receipts = st.one_of(
 @FAST
 @given(st.lists(receipts, max_size=30))
 def test_receipt_numbers_are_stripped_like_python(numbers: list[str | None]) -> None:
-    got = set(_receipt_numbers(numbers).to_pylist())
-    assert got == {str(number).strip() for number in numbers if number}
+    expected = {str(number).strip() for number in numbers if number}
+    assert set(_receipt_numbers(numbers).to_pylist()) == expected
+    # As the pipeline passes them: a column read from Parquet.
+    column = pd.Series(numbers, dtype="str", name="receipt_number")
+    assert set(_receipt_numbers(column).to_pylist()) == expected
 
 
 date_text = st.one_of(
@@ -306,12 +317,12 @@ def test_run_positions_equal_stripping_every_row(
     st.lists(st.sampled_from(["E1", "E2", "E3", "E4", "E5"]), max_size=12),
     st.lists(st.one_of(st.none(), st.sampled_from(["E1", "E2", "E3", "E6"])), max_size=12),
 )
-def test_employee_rows_equal_drop_duplicates_and_a_join(
+def test_unique_rows_equal_drop_duplicates_and_a_join(
     employee_ids: list[str], application_ids: list[str | None]
 ) -> None:
     employees = pd.Series(employee_ids, dtype="str")
     applications = pd.Series(application_ids, dtype="str")
-    single, rows = _employee_rows(_arrow_text(employees), _arrow_text(applications))
+    single, rows = _unique_rows(_arrow_text(employees), _arrow_text(applications))
     unique = employees.drop_duplicates(keep=False)
     assert employees[single].tolist() == unique.tolist()
     expected = [unique.tolist().index(i) if i in unique.tolist() else -1 for i in application_ids]
@@ -414,8 +425,12 @@ def test_discrepancy_ids_equal_pandas_built_keys(generated: list[tuple[object, .
         + extra.astype(str)
     )
     expected = [hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] for key in keys.tolist()]
-    got = _discrepancy_ids(employee.tolist(), "|RULE|", receipt.tolist(), extra.tolist())
-    assert got == expected
+    assert _discrepancy_ids(employee, "|RULE|", receipt, extra) == expected
+    text = [employee, receipt, extra]
+    if all(all(isinstance(value, str) or pd.isna(value) for value in part) for part in text):
+        # All text, typed as pyarrow text: pyarrow joins the keys.
+        typed = [part.astype("str") for part in text]
+        assert _discrepancy_ids(typed[0], "|RULE|", typed[1], typed[2]) == expected
 
 
 @FAST
@@ -423,7 +438,9 @@ def test_discrepancy_ids_equal_pandas_built_keys(generated: list[tuple[object, .
     st.lists(st.one_of(st.none(), st.sampled_from(["R1", "R2", "R3", "R9"])), max_size=15),
     st.lists(st.sampled_from(["R1", "R2", "R3", "R4"]), unique=True),
 )
-def test_match_equals_a_pandas_reindex(keys: list[str | None], table_keys: list[str]) -> None:
+def test_positions_and_aligned_equal_a_pandas_reindex(
+    keys: list[str | None], table_keys: list[str]
+) -> None:
     """The column-by-column join gives pandas' reindex: text, dates and other columns."""
     table = pd.DataFrame(
         {
@@ -436,7 +453,8 @@ def test_match_equals_a_pandas_reindex(keys: list[str | None], table_keys: list[
         }
     ).set_axis(range(5, 5 + len(table_keys)))
     series = pd.Series(keys, dtype="str", index=range(100, 100 + len(keys)))
-    found, aligned, rows = _match(series, table, "receipt_number")
+    found, rows = _positions(series, table["receipt_number"])
+    aligned = _aligned(table.drop(columns="receipt_number"), rows, found, series.index)
     position = [table_keys.index(key) if key in table_keys else -1 for key in keys]
     expected = (
         table.drop(columns="receipt_number")
@@ -447,10 +465,155 @@ def test_match_equals_a_pandas_reindex(keys: list[str | None], table_keys: list[
     assert rows.tolist() == position
     assert found.tolist() == [row >= 0 for row in position]
     pd.testing.assert_frame_equal(aligned, expected)
+    # The same rows from one dictionary encoding of both columns (table keys are unique).
+    single, unique_rows = _unique_rows(_arrow_text(table["receipt_number"]), _arrow_text(series))
+    assert single.all()
+    assert unique_rows.tolist() == position
 
 
 @FAST
-@given(st.lists(st.one_of(st.none(), st.sampled_from(["student", "dependent", "x"])), max_size=20))
-def test_is_in_equals_pandas_isin(values: list[str | None]) -> None:
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["student", "dependent", "x", ""])), max_size=20)
+)
+def test_codes_in_equal_pandas_isin(values: list[str | None]) -> None:
     series = pd.Series(values, dtype="str")
-    assert _is_in(series, ("student", "x")).tolist() == series.isin(["student", "x"]).tolist()
+    codes, known = _text_codes(series)
+    for wanted in [("student", "x"), ("dependent",), (), ("",)]:
+        assert _codes_in(codes, known, wanted).tolist() == series.isin(list(wanted)).tolist()
+
+
+@FAST
+@given(
+    st.lists(st.sampled_from(["R1", "R2", "R3", "R4", "R5"]), unique=True),
+    st.lists(st.one_of(st.none(), st.sampled_from(["R1", "R2", "R3", "R6"])), max_size=10),
+    st.lists(st.one_of(st.none(), st.sampled_from(["R2", "R4", "R5", "R7", " R5"])), max_size=10),
+)
+def test_held_by_erp_equals_is_in(
+    isa_receipts: list[str], erp_receipts: list[str | None], others: list[str | None]
+) -> None:
+    """Matched ERP applications plus the other receipt numbers: pyarrow's is_in of all."""
+    isa = pa.chunked_array([pa.array(isa_receipts, type=pa.large_string())])
+    erp = pa.chunked_array([pa.array(erp_receipts, type=pa.large_string())])
+    extra = pa.chunked_array([pa.array(others, type=pa.large_string())])
+    isa_row = pc.index_in(erp, value_set=isa).fill_null(-1).to_numpy(zero_copy_only=False)
+    held = _held_by_erp(isa, np.asarray(isa_row, dtype=np.int64), extra)
+    everything = pa.chunked_array([*erp.chunks, *extra.chunks]).drop_null()
+    expected = pc.is_in(isa, value_set=everything).to_numpy(zero_copy_only=False)
+    assert held.tolist() == expected.tolist()
+
+
+findings_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["R_A", "R_B", "R_C"]),  # rule
+        st.sampled_from(["critical", "warning", "info"]),
+        st.one_of(st.none(), st.sampled_from(["E1", "E2", "E10", "e1"])),
+        st.one_of(st.none(), st.sampled_from(["2026-X-1", "2026-X-2"])),
+        st.sampled_from(["id1", "id2", "id3", "id4", "id5", "id6", "id7", "id8", "id9"]),
+    ),
+    max_size=25,
+    unique_by=lambda row: row[4] + row[0],
+)
+
+
+@FAST
+@given(findings_rows)
+def test_assembling_presorted_rules_equals_sorting_everything(
+    generated: list[tuple[str, str, str | None, str | None, str]],
+) -> None:
+    """Sorting each rule's findings, then interleaving the rules, gives the one big sort."""
+    frames = []
+    for rule in sorted({row[0] for row in generated}):
+        mine = [row for row in generated if row[0] == rule]
+        frame = pd.DataFrame(
+            {
+                "discrepancy_id": pd.Series([f"{rule}-{row[4]}" for row in mine], dtype=object),
+                "employee_id": pd.Series([row[2] for row in mine], dtype="str"),
+                "organization_id": pd.Series(["ORG"] * len(mine), dtype="str"),
+                "compliance_owner": pd.Series([None] * len(mine), dtype=object),
+                "rule_code": pd.Series([rule] * len(mine), dtype=object),
+                "severity": pd.Series([row[1] for row in mine], dtype=object),
+                "due_date": pd.Series([D] * len(mine), dtype="datetime64[ns]"),
+                "receipt_number": pd.Series([row[3] for row in mine], dtype="str"),
+                "detail": pd.Series([f"d{row[4]}" for row in mine], dtype="str"),
+            }
+        )
+        frames.append(frame)
+    ranks = {"critical": 0, "warning": 1, "info": 2}
+    ordered = [
+        _in_report_order(frame.assign(_rank=frame["severity"].map(ranks))) for frame in frames
+    ]
+    pd.testing.assert_frame_equal(_assemble_rules(ordered), _assemble(frames))
+
+
+timesheet_rows = st.lists(
+    st.tuples(
+        st.integers(min_value=-1, max_value=5),  # holder (-1: someone else)
+        st.integers(min_value=-3, max_value=POLICY.hours_lookback_days + 2),  # day after start
+        st.one_of(quarters, st.just(float("nan"))),
+        st.one_of(st.none(), st.booleans()),
+    ),
+    max_size=80,
+)
+
+
+@FAST
+@given(
+    timesheet_rows,
+    st.integers(min_value=1, max_value=7),
+    st.sampled_from([POLICY, PolicySettings(hours_window_days=14)]),
+)
+def test_hours_by_holder_blocks_equal_all_rows_at_once(
+    generated: list[tuple[int, int, float, bool | None]], block: int, policy: PolicySettings
+) -> None:
+    """Rows in holder order, worked out a few holders at a time: the same days over a limit."""
+    # Holders' rows in holder order; other employees' rows stay where they were, in between.
+    in_order = iter(sorted((row for row in generated if row[0] >= 0), key=lambda row: row[0]))
+    generated = [row if row[0] < 0 else next(in_order) for row in generated]
+    holder_ids = pd.Series([f"H{n}" for n in range(6)], dtype="str")
+    student = np.array([n % 2 == 0 for n in range(6)])
+    start = D - pd.Timedelta(days=policy.hours_lookback_days - 1)
+    timesheets = pd.DataFrame(
+        {
+            "employee_id": pd.Series(
+                [f"H{row[0]}" if row[0] >= 0 else "OTHER" for row in generated], dtype="str"
+            ),
+            "work_date": pd.Series(
+                [start + pd.Timedelta(days=row[1]) for row in generated], dtype="datetime64[ns]"
+            ),
+            "hours": pd.Series([row[2] for row in generated], dtype="float64"),
+            "is_long_vacation": pd.Series([row[3] for row in generated], dtype="boolean"),
+        }
+    )
+    by_blocks = _daily_hours_by_holder_blocks(
+        timesheets, holder_ids, student, start, policy, block_holders=block
+    )
+    assert by_blocks is not None
+    at_once = _daily_hours_of_rows(timesheets, holder_ids, student, start, policy)
+    columns = ["holder", "work_date", "counted", "vacation_hours", "window_hours"]
+    pd.testing.assert_frame_equal(
+        by_blocks[columns].sort_values(["holder", "work_date"]).reset_index(drop=True),
+        at_once[columns].sort_values(["holder", "work_date"]).reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+def test_hours_by_holder_blocks_decline_rows_out_of_holder_order() -> None:
+    """Rows of a holder after a later holder's, or hours that do not sum exactly: declined."""
+    start = D - pd.Timedelta(days=POLICY.hours_lookback_days - 1)
+    holder_ids = pd.Series(["H0", "H1"], dtype="str")
+    student = np.zeros(2, dtype=bool)
+
+    def timesheets(ids: list[str], hours: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "employee_id": pd.Series(ids, dtype="str"),
+                "work_date": pd.Series([start] * len(ids), dtype="datetime64[ns]"),
+                "hours": pd.Series([hours] * len(ids), dtype="float64"),
+                "is_long_vacation": pd.Series([False] * len(ids), dtype="boolean"),
+            }
+        )
+
+    blocks = _daily_hours_by_holder_blocks
+    assert blocks(timesheets(["H0", "H1"], 4.0), holder_ids, student, start, POLICY) is not None
+    assert blocks(timesheets(["H1", "H0"], 4.0), holder_ids, student, start, POLICY) is None
+    assert blocks(timesheets(["H0", "H1"], 4.1), holder_ids, student, start, POLICY) is None

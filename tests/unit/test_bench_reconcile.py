@@ -13,7 +13,9 @@ from zairyu_sync.bench_reconcile import (
     ReconcileInputs,
     as_the_task_reads_them,
     load_inputs,
+    load_task_inputs,
     realistic_inputs,
+    run_reconcile_benchmark,
     save_inputs,
     shape_workload,
     tile_inputs,
@@ -146,3 +148,16 @@ def test_threads_must_be_at_least_one(base: ReconcileInputs) -> None:
             as_of=base.as_of,
             threads=0,
         )
+
+
+def test_the_benchmark_times_reconcile_in_a_fresh_process(tmp_path: Path) -> None:
+    """Built, written as a run writes it, read and timed by a child: the same findings."""
+    employees = len(SCENARIOS) + 20
+    report = run_reconcile_benchmark(
+        2 * employees, cache_dir=tmp_path, base_employees=employees, repeats=2
+    )
+    inputs = load_task_inputs(tmp_path / f"task-inputs-n{2 * employees}")
+    assert report["employees"] == len(inputs.employees) == 2 * employees
+    assert report["findings"] == len(_findings(inputs))
+    assert len(report["seconds"]) == 2
+    assert not (tmp_path / f"task-inputs-n{2 * employees}" / "timing.json").exists()

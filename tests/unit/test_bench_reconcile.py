@@ -36,7 +36,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> ReconcileInputs:
     return realistic_inputs(len(SCENARIOS) + 20, as_of=AS_OF, work_dir=work)
 
 
-def _findings(inputs: ReconcileInputs) -> pd.DataFrame:
+def _findings(inputs: ReconcileInputs, threads: int | None = None) -> pd.DataFrame:
     return reconcile(
         inputs.employees,
         inputs.applications,
@@ -45,6 +45,7 @@ def _findings(inputs: ReconcileInputs) -> pd.DataFrame:
         as_of=inputs.as_of,
         timesheets=inputs.timesheets,
         erp_receipt_numbers=inputs.erp_receipt_numbers,
+        threads=threads,
     ).discrepancies
 
 
@@ -116,26 +117,14 @@ def test_threads_blocks_and_inputs_read_back_change_no_finding(
         return answer
 
     monkeypatch.setattr(reconcile_module, "_daily_hours_by_holder_blocks", spy)
-
-    def findings(given: ReconcileInputs, threads: int) -> pd.DataFrame:
-        return reconcile(
-            given.employees,
-            given.applications,
-            given.isa_applications,
-            given.quarantine,
-            as_of=given.as_of,
-            timesheets=given.timesheets,
-            erp_receipt_numbers=given.erp_receipt_numbers,
-            threads=threads,
-        ).discrepancies
-
-    one = findings(inputs, 1)
+    one = _findings(inputs, threads=1)
     assert answers and all(answer is not None for answer in answers)  # the block path ran
     assert (one["rule_code"] == "HOURS_LIMIT_EXCEEDED").any()
-    pd.testing.assert_frame_equal(findings(inputs, 3), one)
-    pd.testing.assert_frame_equal(findings(as_the_task_reads_them(inputs, tmp_path), 2), one)
+    pd.testing.assert_frame_equal(_findings(inputs, threads=3), one)
+    as_read = as_the_task_reads_them(inputs, tmp_path)
+    pd.testing.assert_frame_equal(_findings(as_read, threads=2), one)
     monkeypatch.setattr(reconcile_module, "_daily_hours_by_holder_blocks", lambda *a, **k: None)
-    pd.testing.assert_frame_equal(findings(inputs, 2), one)  # all rows at once
+    pd.testing.assert_frame_equal(_findings(inputs, threads=2), one)  # all rows at once
 
 
 def test_threads_must_be_at_least_one(base: ReconcileInputs) -> None:

@@ -435,12 +435,6 @@ def load_task_inputs(directory: Path) -> ReconcileInputs:
     )
 
 
-def as_the_task_reads_them(inputs: ReconcileInputs, directory: Path) -> ReconcileInputs:
-    """The inputs written and read back as a run's reconcile task gets them."""
-    save_task_inputs(inputs, directory)
-    return load_task_inputs(directory)
-
-
 # --- timing -----------------------------------------------------------------------------------
 
 

@@ -573,7 +573,7 @@ def _erp_at_isa(
     isa: pd.DataFrame,
     quarantine: pd.DataFrame,
     erp_receipt_numbers: Iterable[object] = (),
-) -> tuple[pd.DataFrame, pd.DataFrame, pa.ChunkedArray]:
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """ISA's applications (one per receipt number), the ERP's joined to them, which are held.
 
     Returns:
@@ -1439,20 +1439,11 @@ def _daily_hours_by_holder_blocks(
         parts.append((over[0] + holder_first, over[1] + first_day, *over[2:]))
     if total >= _EXACT_TOTAL_LIMIT:
         return None
-    columns = [
+    columns = tuple(
         np.concatenate([part[index] for part in parts]) if parts else np.zeros(0)
         for index in range(5)
-    ]
-    return pd.DataFrame(
-        {
-            "holder": columns[0].astype(np.int64),
-            "work_date": start.to_datetime64().astype("datetime64[ns]")
-            + columns[1].astype(np.int64).astype("timedelta64[D]"),
-            "counted": columns[2].astype(np.float64),
-            "vacation_hours": columns[3].astype(np.float64),
-            "window_hours": columns[4].astype(np.float64),
-        }
     )
+    return _days_over_limits(columns, start)
 
 
 def _worst(daily: pd.DataFrame, column: str, limit: float) -> dict[int, tuple[float, str]]:
@@ -1510,8 +1501,6 @@ def _daily_hours_grid(
     holders: int,
     policy: PolicySettings,
     start: pd.Timestamp,
-    *,
-    block_holders: int = _GRID_BLOCK_HOLDERS,
 ) -> pd.DataFrame | None:
     """:func:`_daily_hours_exact` on a dense holder x day grid; None when the grid is too large.
 
@@ -1519,8 +1508,8 @@ def _daily_hours_grid(
     hours (None: there are none). Days are summed by ``bincount`` and
     windows from running totals along each holder's row, so the hours must sum exactly
     (:func:`_exact_sums`); only days with timesheet rows are returned, ordered by holder and day.
-    When the rows come ordered by holder (as the ERP lists them), the grid is filled
-    ``block_holders`` holders at a time, so its pieces stay small.
+    (Rows in holder order take :func:`_daily_hours_by_holder_blocks`, which fills the grid a few
+    thousand holders at a time.)
     """
     if not len(day):
         first_day, days = 0, 1
@@ -1531,39 +1520,20 @@ def _daily_hours_grid(
         return None
     if vacation is not None and not vacation.any():
         vacation = None
-    blocks = [(0, holders, 0, len(holder))]
-    if holders > block_holders and bool((holder[1:] >= holder[:-1]).all()):
-        firsts = np.arange(0, holders, block_holders)
-        bounds = np.asarray(np.searchsorted(holder, np.r_[firsts, holders]))
-        rows = [int(row) for row in bounds]
-        blocks = [
-            (int(first), min(block_holders, holders - int(first)), rows[at], rows[at + 1])
-            for at, first in enumerate(firsts)
-        ]
-    parts = [
-        _grid_block(
-            holder[begin:end] - first,
-            day[begin:end] - first_day,
-            counted[begin:end],
-            None if vacation is None else vacation[begin:end],
-            count,
-            days,
-            policy,
-        )
-        for first, count, begin, end in blocks
-    ]
-    holder_over = np.concatenate(
-        [part[0] + first for part, (first, *_) in zip(parts, blocks, strict=True)]
-    )
-    over = [np.concatenate([part[index] for part in parts]) for index in range(1, 5)]
+    over = _grid_block(holder, day - first_day, counted, vacation, holders, days, policy)
+    return _days_over_limits((over[0], over[1] + first_day, *over[2:]), start)
+
+
+def _days_over_limits(over: tuple[np.ndarray, ...], start: pd.Timestamp) -> pd.DataFrame:
+    """The frame the hours rule reads from :func:`_grid_block`'s arrays (days from ``start``)."""
     return pd.DataFrame(
         {
-            "holder": holder_over.astype(np.int64),
+            "holder": over[0].astype(np.int64),
             "work_date": start.to_datetime64().astype("datetime64[ns]")
-            + (over[0] + first_day).astype("timedelta64[D]"),
-            "counted": over[1],
-            "vacation_hours": over[2],
-            "window_hours": over[3],
+            + over[1].astype(np.int64).astype("timedelta64[D]"),
+            "counted": over[2].astype(np.float64),
+            "vacation_hours": over[3].astype(np.float64),
+            "window_hours": over[4].astype(np.float64),
         }
     )
 

@@ -11,12 +11,12 @@ import pytest
 import zairyu_sync.reconcile as reconcile_module
 from zairyu_sync.bench_reconcile import (
     ReconcileInputs,
-    as_the_task_reads_them,
     load_inputs,
     load_task_inputs,
     realistic_inputs,
     run_reconcile_benchmark,
     save_inputs,
+    save_task_inputs,
     shape_workload,
     tile_inputs,
     time_reconcile,
@@ -121,7 +121,8 @@ def test_threads_blocks_and_inputs_read_back_change_no_finding(
     assert answers and all(answer is not None for answer in answers)  # the block path ran
     assert (one["rule_code"] == "HOURS_LIMIT_EXCEEDED").any()
     pd.testing.assert_frame_equal(_findings(inputs, threads=3), one)
-    as_read = as_the_task_reads_them(inputs, tmp_path)
+    save_task_inputs(inputs, tmp_path)
+    as_read = load_task_inputs(tmp_path)  # text as the reconcile task reads it
     pd.testing.assert_frame_equal(_findings(as_read, threads=2), one)
     monkeypatch.setattr(reconcile_module, "_daily_hours_by_holder_blocks", lambda *a, **k: None)
     pd.testing.assert_frame_equal(_findings(inputs, threads=2), one)  # all rows at once

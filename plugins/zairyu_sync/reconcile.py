@@ -84,6 +84,7 @@ _EXTENSION_TYPES = ("extension", "change")
 _CARD_RENEWAL_STATUSES = ("permanent_resident", "highly_skilled_professional_ii")
 _HELLOWORK_EXEMPT = NO_RESIDENCE_CARD  # special permanent residents, diplomats, officials
 _DAY_NS = 86_400_000_000_000
+_NAT = np.iinfo(np.int64).min  # NaT's int64 view
 #: Rolling windows up to this many days are summed day by day rather than from running totals.
 _SHORT_WINDOW = 8
 #: Rows per piece where a long array is checked piece by piece.
@@ -376,8 +377,8 @@ def _dates(series: pd.Series) -> pd.Series:
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_localize(None)
         series = series.astype("datetime64[ns]")
-        values = series.to_numpy()
-        if (values.view("int64") % _DAY_NS == 0).all():  # already at day precision (NaT too)
+        stamps = series.to_numpy().view("int64")
+        if ((stamps % _DAY_NS == 0) | (stamps == _NAT)).all():  # already at day precision
             return series
         return series.dt.normalize()
     iso = _iso_dates(series)
@@ -871,6 +872,12 @@ def _arrow_text(values: pd.Series | pd.Index) -> pa.ChunkedArray:
     """Text values as a pyarrow large_string array (missing as null)."""
     text: Any = values.array
     if not isinstance(text, pd.arrays.ArrowStringArray):  # not already pyarrow text
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+            "string",
+            "empty",
+        ):  # text and missing values only: pyarrow takes them as they are
+            objects = pa.array(values.to_numpy(), type=pa.large_string(), from_pandas=True)
+            return pa.chunked_array([objects])
         text = pd.Series(values).astype("string").array
     chunks: pa.ChunkedArray = text._pa_array  # noqa: SLF001
     if chunks.type != pa.large_string():
@@ -1144,8 +1151,15 @@ def _codes_in(codes: np.ndarray, values: list[str | None], wanted: Iterable[str]
 
 
 def _iso(series: pd.Series) -> pd.Series:
-    text: pd.Series = series.dt.strftime("%Y-%m-%d").fillna("unknown")
-    return text
+    """Dates as ``YYYY-MM-DD`` text (pandas ``str``), ``unknown`` where missing.
+
+    Findings repeat few distinct dates: each is formatted once, then looked up.
+    """
+    days = pa.array(series.to_numpy(dtype="datetime64[D]"))
+    distinct = pc.dictionary_encode(days)
+    formatted = pc.strftime(distinct.dictionary, format="%Y-%m-%d")
+    text = pc.fill_null(pc.take(formatted, distinct.indices), "unknown")
+    return pd.Series(_str_array(text), index=series.index, name=series.name)
 
 
 # --- rules: residence status --------------------------------------------------------------------

@@ -46,6 +46,7 @@ from zairyu_sync.reconcile import (
     _exact_sums,
     _held_by_erp,
     _in_report_order,
+    _iso,
     _month_after_end,
     _positions,
     _quarantine_groups,
@@ -118,6 +119,53 @@ def test_dates_out_of_the_nanosecond_range_take_the_pandas_path() -> None:
     series = pd.Series(["1600-01-01", "2026-01-05"], dtype=object)
     with pytest.raises(Exception, match="[Oo]ut of bounds|OutOfBounds"):
         _dates(series)
+
+
+stamps = st.one_of(
+    st.none(),
+    st.datetimes(min_value=pd.Timestamp("1700-01-01"), max_value=pd.Timestamp("2260-12-31")),
+    st.dates(min_value=date(1700, 1, 1), max_value=date(2260, 12, 31)).map(pd.Timestamp),
+)
+
+
+@FAST
+@given(st.lists(stamps, max_size=30))
+def test_dates_of_datetimes_equal_pandas_normalize(values: list[pd.Timestamp | None]) -> None:
+    """Day-precision columns (missing days included) pass unchanged; others are normalised."""
+    series = pd.Series(values, dtype="datetime64[ns]")
+    got = _dates(series)
+    pd.testing.assert_series_equal(got, series.dt.normalize())
+    if len(series) and series.equals(series.dt.normalize()):
+        assert np.shares_memory(got.to_numpy(), series.to_numpy())  # nothing was recomputed
+
+
+@FAST
+@given(st.lists(stamps, max_size=30))
+def test_iso_equals_pandas_strftime(values: list[pd.Timestamp | None]) -> None:
+    series = pd.Series(values, dtype="datetime64[ns]").dt.normalize()
+    expected = series.dt.strftime("%Y-%m-%d").fillna("unknown")
+    pd.testing.assert_series_equal(_iso(series), expected)
+
+
+mixed_objects = st.one_of(
+    st.none(),
+    st.just(np.nan),
+    st.just(pd.NA),
+    st.text(max_size=6),
+    st.integers(-5, 5),
+    st.text(max_size=3).map(str.encode),
+)
+
+
+@FAST
+@given(st.lists(mixed_objects, max_size=20))
+def test_arrow_text_of_objects_equals_pandas_string_conversion(values: list[object]) -> None:
+    """Object columns of text take pyarrow directly; any other value the pandas conversion."""
+    column = pd.Series(values, dtype=object)
+    expected = pd.Series(column).astype("string").array._pa_array  # noqa: SLF001
+    got = _arrow_text(column)
+    assert got.type == pa.large_string()
+    assert got.to_pylist() == expected.to_pylist()
 
 
 def test_full_width_card_numbers_are_still_normalised() -> None:

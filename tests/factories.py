@@ -59,3 +59,13 @@ def employee(employee_id: str = "E1", **overrides: Any) -> dict[str, Any]:
     )
     row.update(overrides)
     return row
+
+
+def worked_day(employee_id: str, day: str, hours: float, vacation: bool = False) -> dict[str, Any]:
+    """One timesheet row as the ERP gives it (text)."""
+    return {
+        "employee_id": employee_id,
+        "work_date": day,
+        "hours": f"{hours:g}",
+        "is_long_vacation": "true" if vacation else "false",
+    }

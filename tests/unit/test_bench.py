@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from zairyu_sync.bench import format_table, run_benchmark
+from zairyu_sync.rules import load_catalog
 
 pytestmark = pytest.mark.unit
 
@@ -42,9 +43,22 @@ def test_benchmark_reports_every_stage(tmp_path: Path, as_of: date) -> None:
         assert stage["rows"] > 0, stage["stage"]
         assert stage["seconds"] >= 0
         assert stage["peak_rss_mb"] > 0
-    assert set(written["baselines"]) == {"sequential_requests", "rules_row_by_row", "to_sql"}
+    assert set(written["baselines"]) == {
+        "sequential_requests",
+        "rules_row_by_row",
+        "three_conditions_row_by_row",
+        "to_sql",
+    }
     rules = written["baselines"]["rules_row_by_row"]
-    assert rules["hits"] == rules["vectorised_hits"] > 0
+    reconciled = next(s for s in written["stages"] if s["stage"] == "reconcile")
+    assert rules["rows"] == rules["input_rows"]["employees"] == reconciled["rows"]
+    assert rules["findings"] == rules["ours_findings"] == written["parameters"]["findings"] > 0
+    assert rules["same_findings"] is True
+    assert rules["ours_reconcile_seconds"] == round(reconciled["seconds"], 4)
+    assert rules["seconds"] > 0
+    assert rules["rules"] == list(load_catalog().codes)
+    three = written["baselines"]["three_conditions_row_by_row"]
+    assert three["hits"] == three["vectorised_hits"] > 0
     assert written["baselines"]["sequential_requests"]["sampled_requests"] > 0
     assert written["baselines"]["to_sql"]["rows"] == next(
         s["rows"] for s in written["stages"] if s["stage"] == "load_duckdb"
@@ -53,6 +67,7 @@ def test_benchmark_reports_every_stage(tmp_path: Path, as_of: date) -> None:
     table = format_table(report)
     assert table.splitlines()[0].split() == ["stage", "rows", "seconds", "rows/s", "peak", "MiB"]
     assert "reconcile" in table
+    assert "baseline rules_row_by_row: naive/ours" in table
 
 
 def test_benchmark_refuses_too_small_roster(tmp_path: Path, as_of: date) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import employee
+from tests.factories import employee, worked_day
 from tests.unit.test_reconcile import erp_app, findings, isa_app, rules, run
 
 pytestmark = pytest.mark.unit
@@ -19,15 +19,6 @@ WEEK = [f"2026-11-{day:02d}" for day in range(2, 9)]  # 7 consecutive days endin
 COMPREHENSIVE = {"outside_status_permission": "comprehensive"}
 STUDENT = {"residence_status": "student", "student_enrolled_until": "2027-03-31", **COMPREHENSIVE}
 DEPENDENT = {"residence_status": "dependent", **COMPREHENSIVE}
-
-
-def _day(employee_id: str, day: str, hours: float, vacation: bool = False) -> dict[str, Any]:
-    return {
-        "employee_id": employee_id,
-        "work_date": day,
-        "hours": f"{hours:g}",
-        "is_long_vacation": "true" if vacation else "false",
-    }
 
 
 def _hours_details(employees: list[dict[str, Any]], timesheets: list[dict[str, Any]]) -> dict:
@@ -47,15 +38,15 @@ def test_hours_limit_boundaries() -> None:
         ],
         [
             # 28.5 h in 7 days: over the limit by half an hour
-            *[_day("E1", day, 4.5 if day == WEEK[-1] else 4.0) for day in WEEK],
+            *[worked_day("E1", day, 4.5 if day == WEEK[-1] else 4.0) for day in WEEK],
             # the same 28.5 h spread over 8 days: no 7-day window holds more than 24.5 h
-            *[_day("E2", day, 4.0) for day in WEEK[:-1]],
-            _day("E2", "2026-11-09", 4.5),
+            *[worked_day("E2", day, 4.0) for day in WEEK[:-1]],
+            worked_day("E2", "2026-11-09", 4.5),
             # two employers on one vacation day: 5 + 3.5 = 8.5 h that day
-            _day("E5", "2026-11-03", 5.0, vacation=True),
-            _day("E5", "2026-11-03", 3.5, vacation=True),
+            worked_day("E5", "2026-11-03", 5.0, vacation=True),
+            worked_day("E5", "2026-11-03", 3.5, vacation=True),
             # an individual permission is not subject to the 28-hour rule
-            *[_day("E6", day, 6.0) for day in WEEK],
+            *[worked_day("E6", day, 6.0) for day in WEEK],
         ],
     )
     assert set(details) == {"E1", "E5"}
@@ -68,8 +59,8 @@ def test_long_vacation_day_limit_alone() -> None:
     details = _hours_details(
         [employee("E3", **STUDENT), employee("E4", **STUDENT)],
         [
-            _day("E3", "2026-11-02", 8.0, vacation=True),  # exactly 8 h: allowed
-            _day("E4", "2026-11-02", 8.5, vacation=True),  # 8.5 h: over
+            worked_day("E3", "2026-11-02", 8.0, vacation=True),  # exactly 8 h: allowed
+            worked_day("E4", "2026-11-02", 8.5, vacation=True),  # 8.5 h: over
         ],
     )
     assert details == {
@@ -79,8 +70,8 @@ def test_long_vacation_day_limit_alone() -> None:
 
 
 def test_long_vacation_days_do_not_count_towards_the_week_for_students_only() -> None:
-    days = [_day("S", day, 8.0, vacation=day in WEEK[:4]) for day in WEEK]  # 4 vacation days
-    days += [_day("D", day, 8.0, vacation=day in WEEK[:4]) for day in WEEK]
+    days = [worked_day("S", day, 8.0, vacation=day in WEEK[:4]) for day in WEEK]  # 4 vacation days
+    days += [worked_day("D", day, 8.0, vacation=day in WEEK[:4]) for day in WEEK]
     details = _hours_details([employee("S", **STUDENT), employee("D", **DEPENDENT)], days)
     # the student: 3 ordinary days = 24 h; the dependent has no long vacation: 56 h
     assert set(details) == {"D"}

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -61,6 +61,9 @@ from zairyu_sync.routing import load_routing
 from zairyu_sync.rules import load_catalog
 from zairyu_sync.statuses import load_statuses
 from zairyu_sync.validate import validate_snapshot
+
+if TYPE_CHECKING:
+    from zairyu_sync.bench_reconcile import ReconcileInputs
 
 log = logging.getLogger(__name__)
 
@@ -303,18 +306,21 @@ def _run(
         latency_ms = (targets or TargetSizes()).isa_latency_ms
         isa, api_calls, sequential = _isa_sync(watch, sample, receipts, latency_ms)
         baselines["sequential_requests"] = {**sequential, "listing_api_calls": api_calls}
-        rule_inputs = _RuleInputs(
-            outcome.employees,
-            outcome.applications,
-            isa,
-            outcome.quarantine,
-            outcome.timesheets,
-            receipts,
-            as_of,
-            policy,
+        from zairyu_sync.bench_reconcile import ReconcileInputs  # it imports this module
+
+        rule_inputs = ReconcileInputs(
+            employees=outcome.employees,
+            applications=outcome.applications,
+            timesheets=outcome.timesheets,
+            quarantine=outcome.quarantine,
+            isa_applications=isa,
+            erp_receipt_numbers=tuple(receipts),
+            as_of=as_of,
         )
         result = watch.measure(
-            "reconcile", lambda _: len(outcome.employees), lambda: rule_inputs.evaluate(reconcile)
+            "reconcile",
+            lambda _: len(outcome.employees),
+            lambda: rule_inputs.evaluate(reconcile, policy=policy),
         )
         frames = _LoadFrames(
             result.discrepancies, outcome.quarantine, outcome.employees, isa, as_of, api_calls
@@ -507,45 +513,7 @@ def _plan(engine: sa.Engine, run_key: str, as_of: date) -> list[Any]:
     )
 
 
-@dataclass(frozen=True)
-class _RuleInputs:
-    """What the reconcile stage evaluates the rules on; the naive rule baseline gets the same."""
-
-    employees: pd.DataFrame
-    applications: pd.DataFrame
-    isa: pd.DataFrame
-    quarantine: pd.DataFrame
-    timesheets: pd.DataFrame | None
-    receipts: list[str]
-    as_of: date
-    policy: PolicySettings
-
-    def evaluate(self, rules: Callable[..., _T]) -> _T:
-        """``rules(...)`` called as the stage calls :func:`reconcile` (or the naive baseline)."""
-        return rules(
-            self.employees,
-            self.applications,
-            self.isa,
-            self.quarantine,
-            as_of=self.as_of,
-            policy=self.policy,
-            timesheets=self.timesheets,
-            erp_receipt_numbers=self.receipts,
-        )
-
-    def rows(self) -> dict[str, int]:
-        """Rows of each input frame."""
-        frames = {
-            "employees": self.employees,
-            "applications": self.applications,
-            "isa_applications": self.isa,
-            "quarantine": self.quarantine,
-            "timesheets": self.timesheets,
-        }
-        return {name: 0 if frame is None else len(frame) for name, frame in frames.items()}
-
-
-def _naive_rules(inputs: _RuleInputs, ours: pd.DataFrame, watch: _Stopwatch) -> dict[str, Any]:
+def _naive_rules(inputs: ReconcileInputs, ours: pd.DataFrame, watch: _Stopwatch) -> dict[str, Any]:
     """Every catalog rule row by row in plain Python against our reconcile stage.
 
     :func:`~zairyu_sync.bench_naive.naive_reconcile` runs over all rows of the inputs the
@@ -553,7 +521,7 @@ def _naive_rules(inputs: _RuleInputs, ours: pd.DataFrame, watch: _Stopwatch) -> 
     findings are compared with the stage's findings (``ours``) by discrepancy id.
     """
     started = time.perf_counter()
-    naive = inputs.evaluate(naive_reconcile)
+    naive = inputs.evaluate(naive_reconcile, policy=PolicySettings())
     seconds = time.perf_counter() - started
     ours_seconds = next(stage.seconds for stage in watch.stages if stage.stage == "reconcile")
     same = set(naive["discrepancy_id"]) == set(ours["discrepancy_id"])

@@ -29,11 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from zairyu_sync.immigration.simulator import SimulatorDataset
 
 log = logging.getLogger(__name__)
+_Result = TypeVar("_Result")
 
 #: Employees of the realistic base roster that :func:`scaled_inputs` tiles.
 BASE_EMPLOYEES = 100_000
@@ -87,6 +88,27 @@ class ReconcileInputs:
     def frames(self) -> dict[str, pd.DataFrame]:
         """Frame name -> frame."""
         return {name: getattr(self, name) for name in _FRAMES}
+
+    def rows(self) -> dict[str, int]:
+        """Frame name -> rows."""
+        return {name: len(frame) for name, frame in self.frames().items()}
+
+    def evaluate(
+        self, rules: Callable[..., _Result], *, policy: PolicySettings | None = None, **options: Any
+    ) -> _Result:
+        """``rules(...)`` on these inputs: :func:`~zairyu_sync.reconcile.reconcile` (``options``
+        such as ``threads`` go to it) or the naive baseline, which takes the same arguments."""
+        return rules(
+            self.employees,
+            self.applications,
+            self.isa_applications,
+            self.quarantine,
+            as_of=self.as_of,
+            policy=policy or PolicySettings(),
+            timesheets=self.timesheets,
+            erp_receipt_numbers=self.erp_receipt_numbers,
+            **options,
+        )
 
 
 class _DatasetSource:

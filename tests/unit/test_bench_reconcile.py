@@ -23,7 +23,7 @@ from zairyu_sync.bench_reconcile import (
 )
 from zairyu_sync.erp_sample import SCENARIOS
 from zairyu_sync.errors import ReconcileError
-from zairyu_sync.reconcile import reconcile
+from zairyu_sync.reconcile import ReconciliationResult, reconcile
 
 pytestmark = pytest.mark.unit
 
@@ -37,16 +37,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> ReconcileInputs:
 
 
 def _findings(inputs: ReconcileInputs, threads: int | None = None) -> pd.DataFrame:
-    return reconcile(
-        inputs.employees,
-        inputs.applications,
-        inputs.isa_applications,
-        inputs.quarantine,
-        as_of=inputs.as_of,
-        timesheets=inputs.timesheets,
-        erp_receipt_numbers=inputs.erp_receipt_numbers,
-        threads=threads,
-    ).discrepancies
+    result: ReconciliationResult = inputs.evaluate(reconcile, threads=threads)
+    return result.discrepancies
 
 
 def test_saved_inputs_load_back_identical(base: ReconcileInputs, tmp_path: Path) -> None:

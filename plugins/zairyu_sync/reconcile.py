@@ -18,14 +18,14 @@ An evaluator returns its findings as a frame (``employee_id``, ``receipt_number`
 
 Details are English, and carry no names or birth dates; card numbers are masked.
 
-Speed: text stays pyarrow-backed (``str`` dtype) instead of Python objects; joins and membership
-tests are pyarrow hash look-ups; columns no rule reads (names, birth dates) are never touched;
-details, ids and owners are built for the rows that hit only. Where input allows a shortcut
-(plain ``YYYY-MM-DD`` text, ASCII card numbers, hours whose sums are exact in float64, receipt
-numbers without surrounding whitespace) it is taken, otherwise the plain pandas/Python code
-runs, so results are the same either way. Timesheet ids are looked up once per run of equal
-ids, and the hours rule sums days and windows on a dense holder x day grid when that is small,
-a few thousand holders at a time when the rows come in holder order.
+Speed: text stays pyarrow-backed (``str`` dtype) instead of Python objects, findings included
+(ADR 0011); joins and membership tests are pyarrow hash look-ups; columns no rule reads (names,
+birth dates) are never touched; details, ids and owners are built for the rows that hit only.
+Where input allows a shortcut (plain ``YYYY-MM-DD`` text, ASCII card numbers, hours whose sums
+are exact in float64, receipt numbers without surrounding whitespace) it is taken, otherwise the
+plain pandas/Python code runs, so results are the same either way. Timesheet ids are looked up
+once per run of equal ids, and the hours rule sums days and windows on a dense holder x day grid
+when that is small, a few thousand holders at a time when the rows come in holder order.
 
 Threads (``threads``, default :func:`~zairyu_sync.config.reconcile_threads_from_env`): input
 columns are normalised, the roster and the ISA join prepared, and the rules evaluated and
@@ -123,7 +123,9 @@ class ReconciliationResult:
 
     Attributes:
         discrepancies: one row per finding, columns :data:`FINDING_COLUMNS`, sorted by severity,
-            rule code, employee id, receipt number.
+            rule code, employee id, receipt number. Text columns are pandas ``str``
+            (pyarrow-backed, NaN where missing), as the run's Parquet files give them back;
+            ``due_date`` is ``datetime64[ns]``.
         as_of: the date the rules were evaluated for.
         unimplemented_codes: catalog codes that have no evaluator (they produced nothing).
     """
@@ -912,8 +914,8 @@ def _findings(
 ) -> pd.DataFrame:
     """A rule's findings: the hit rows' employee ids (and owners), receipt, due date, detail.
 
-    Columns keep their dtypes (text stays pyarrow-backed); :func:`_in_report_order` makes them
-    Python objects once, at the end.
+    Columns keep their dtypes (text stays pyarrow-backed); :func:`_in_report_order` types them
+    as the result has them.
     """
     out = pd.DataFrame(
         {
@@ -936,16 +938,17 @@ def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame
     """Add rule code, severity (catalog policy), owner columns and the discrepancy id."""
     out = findings.copy(deep=False)
     out["due_date"] = pd.to_datetime(out["due_date"]).astype("datetime64[ns]")
-    out["rule_code"] = _object_column(np.full(len(out), rule.code, dtype=object), out.index)
+    out["rule_code"] = _text_column(
+        pc.fill_null(pa.nulls(len(out), pa.large_string()), rule.code), out.index
+    )
     critical = np.zeros(len(out), dtype=bool)
     window = rule.severity.critical_within_days(inputs.policy)
     if window is not None:
         critical |= ((out["due_date"] - inputs.as_of).dt.days <= window).to_numpy(dtype=bool)
     if rule.severity.critical_when_overdue:
         critical |= (out["due_date"] < inputs.as_of).to_numpy(dtype=bool)
-    severity = np.full(len(out), rule.severity.base, dtype=object)
-    severity[critical] = "critical"
-    out["severity"] = _object_column(severity, out.index)
+    severity = pc.if_else(pa.array(critical), "critical", rule.severity.base)
+    out["severity"] = _text_column(severity, out.index)
     out["_rank"] = np.where(
         critical, _SEVERITY_RANK["critical"], _SEVERITY_RANK[rule.severity.base]
     )
@@ -963,48 +966,42 @@ def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame
         out[column] = values
     key_extra = out.pop("_key_extra") if "_key_extra" in out else pd.Series("", index=out.index)
     ids = _discrepancy_ids(out["employee_id"], f"|{rule.code}|", out["receipt_number"], key_extra)
-    out["discrepancy_id"] = _object_column(ids, out.index)
+    out["discrepancy_id"] = _text_column(
+        pa.array(np.array(ids, dtype=object), type=pa.large_string()), out.index
+    )
     out["detail"] = _redact_card_numbers(out["detail"].astype(str))
     return out[[*FINDING_COLUMNS, "_rank"]]
 
 
-def _object_column(values: Iterable[object], index: pd.Index) -> pd.Series:
-    """Python objects as a column of object dtype (pandas would otherwise convert text)."""
-    return pd.Series(values, index=index, dtype=object)
+def _text_column(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """pyarrow text as a ``str`` column."""
+    return pd.Series(_str_array(values), index=index)
 
 
 def _in_report_order(findings: pd.DataFrame) -> pd.DataFrame:
     """One rule's findings from :func:`_finish`, ordered and typed as :func:`_assemble` does.
 
     Sorted by severity rank (``_rank``, kept), employee id, receipt number and discrepancy id;
-    text is Python objects, missing text None. :func:`_assemble_rules` then only has to
-    interleave the rules.
+    text is pandas ``str`` (pyarrow-backed, NaN where missing). :func:`_assemble_rules` then only
+    has to interleave the rules.
     """
     keys = ["_rank", "employee_id", "receipt_number", "discrepancy_id"]
     ordered = findings.iloc[_stable_order(findings, keys, nulls_first=False)]
     ordered = ordered.reset_index(drop=True)
     for column in _TEXT_FINDING_COLUMNS:
-        ordered[column] = _objects(ordered[column])
+        ordered[column] = _as_text(ordered[column])
     return ordered
 
 
-#: Finding columns that :func:`_finish` leaves as they came (the others are objects already).
-_TEXT_FINDING_COLUMNS: Final = (
-    "employee_id",
-    "organization_id",
-    "compliance_owner",
-    "receipt_number",
-    "detail",
-)
+#: Finding columns of text (all but the due date).
+_TEXT_FINDING_COLUMNS: Final = tuple(column for column in FINDING_COLUMNS if column != "due_date")
 
 
-def _objects(values: pd.Series) -> pd.Series:
-    """``values.astype(object)`` with None for every missing value."""
-    if isinstance(values.array, pd.arrays.ArrowStringArray):
-        objects = _arrow_text(values).to_numpy(zero_copy_only=False)  # None where missing
-        return pd.Series(objects, index=values.index, name=values.name, dtype=object)
-    as_objects = values.astype(object)
-    return as_objects.where(as_objects.notna(), None)
+def _as_text(values: pd.Series) -> pd.Series:
+    """``values`` as a ``str`` column (pyarrow-backed, NaN where missing); other values as text."""
+    if values.dtype == _STR_DTYPE and isinstance(values.array, pd.arrays.ArrowStringArray):
+        return values
+    return pd.Series(_str_array(_arrow_text(values)), index=values.index, name=values.name)
 
 
 def _assemble_rules(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -1093,7 +1090,7 @@ def _redact_card_numbers(details: pd.Series) -> pd.Series:
 
 def _assemble(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
-        empty = pd.DataFrame({column: pd.Series(dtype=object) for column in FINDING_COLUMNS})
+        empty = pd.DataFrame({column: pd.Series(dtype=_STR_DTYPE) for column in FINDING_COLUMNS})
         empty["due_date"] = pd.Series(dtype="datetime64[ns]")
         return empty
     result = pd.concat(frames, ignore_index=True)
@@ -1103,9 +1100,8 @@ def _assemble(frames: list[pd.DataFrame]) -> pd.DataFrame:
     result["_rank"] = result["severity"].map(_SEVERITY_RANK)
     keys = ["_rank", "rule_code", "employee_id", "receipt_number", "discrepancy_id"]
     result = result.iloc[_stable_order(result, keys, nulls_first=False)].drop(columns="_rank")
-    for column in FINDING_COLUMNS:
-        if column != "due_date":
-            result[column] = result[column].astype(object).where(result[column].notna(), None)
+    for column in _TEXT_FINDING_COLUMNS:
+        result[column] = _as_text(result[column])
     return result.reset_index(drop=True)
 
 

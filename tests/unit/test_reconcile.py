@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,8 +20,14 @@ from zairyu_sync.canonical import (
     ISA_APPLICATION_COLUMNS,
     TIMESHEET_COLUMNS,
 )
-from zairyu_sync.reconcile import ReconciliationResult, implemented_codes, reconcile
+from zairyu_sync.reconcile import (
+    ReconciliationResult,
+    combine_findings,
+    implemented_codes,
+    reconcile,
+)
 from zairyu_sync.rules import RuleCatalog, load_catalog
+from zairyu_sync.runs import read_frame, write_frame
 from zairyu_sync.validate import validate_snapshot
 
 pytestmark = pytest.mark.unit
@@ -612,6 +620,29 @@ def test_discrepancy_ids_are_stable_across_runs_and_output_is_sorted() -> None:
         "EXPIRY_APPROACHING": {"warning": 1},
         "STATUS_EXPIRED": {"critical": 1},
     }
+
+
+def test_findings_have_the_dtypes_the_runs_files_give_back(tmp_path: Path) -> None:
+    """Text as pandas ``str`` (NaN where missing), as the load reads it from Parquet (ADR 0011)."""
+    result = run(
+        [
+            employee("E1", period_of_stay_expiry="2026-11-01"),  # a finding without a receipt
+            employee("E2", residence_card_number="bad"),  # DATA_QUALITY
+        ],
+        [erp_app("R9", "E1")],  # APPLICATION_NOT_FOUND: a receipt number
+    )
+    frame = result.discrepancies
+    assert frame["receipt_number"].isna().any() and frame["receipt_number"].notna().any()
+    for column in FINDING_COLUMNS:
+        expected = (
+            "datetime64[ns]" if column == "due_date" else pd.StringDtype("pyarrow", na_value=np.nan)
+        )
+        assert frame[column].dtype == expected, column
+    path = tmp_path / "discrepancies.parquet"
+    write_frame(frame, path)
+    pd.testing.assert_frame_equal(read_frame(path), frame)
+    # a sharded run merges findings read back from its files into the same frame
+    pd.testing.assert_frame_equal(combine_findings([read_frame(path)]), frame)
 
 
 def test_contract_frame_shape_and_details_without_pii() -> None:

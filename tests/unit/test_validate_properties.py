@@ -159,13 +159,13 @@ def test_validate_then_reconcile_invariants(
     findings = result.discrepancies
     quality = findings[findings["rule_code"] == "DATA_QUALITY"]
     keys = {
-        (employee or "", receipt or "")
+        (_text_or_empty(employee), _text_or_empty(receipt))
         for employee, receipt in zip(
             quarantine["employee_id"], quarantine["receipt_number"], strict=True
         )
     }
     for employee, receipt in zip(quality["employee_id"], quality["receipt_number"], strict=True):
-        assert (employee or "", receipt or "") in keys
+        assert (_text_or_empty(employee), _text_or_empty(receipt)) in keys
     assert len(quality) >= (1 if len(quarantine) else 0)
     quarantined_employees = set(
         quarantine.loc[quarantine["source_table"] == "employees", "employee_id"].dropna()
@@ -184,3 +184,8 @@ def test_only_input_error_for_a_missing_column(table: str) -> None:
     frames[table] = frames[table].drop(columns=["employee_id"])
     with pytest.raises(InputError, match=f"{table}: missing required column 'employee_id'"):
         validate_snapshot(frames["employees"], frames["applications"], frames["timesheets"])
+
+
+def _text_or_empty(value: object) -> str:
+    """A key part as text: missing (None or NaN) is empty."""
+    return "" if pd.isna(value) else str(value)

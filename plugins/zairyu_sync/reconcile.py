@@ -323,8 +323,8 @@ def reconcile(
     )
 
 
-def _evaluate(rule: Rule, inputs: _Inputs) -> pd.DataFrame | None:
-    """One rule's finished findings (None when it found nothing)."""
+def _evaluate(rule: Rule, inputs: _Inputs) -> pa.Table | None:
+    """One rule's finished findings in report order (None when it found nothing)."""
     findings = EVALUATORS[rule.code](inputs)
     return None if findings.empty else _in_report_order(_finish(findings, rule, inputs))
 
@@ -425,7 +425,7 @@ def _text(series: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.
     The pyarrow kernels pandas' ``.str.strip()/.upper()/.lower()`` call, applied once to the
     arrow data (no pandas wrapper per step).
     """
-    text = pc.utf8_trim_whitespace(_arrow_text(series))
+    text = pc.utf8_trim_whitespace(_arrow_text(series).combine_chunks())
     if upper:
         if not pc.all(pc.string_is_ascii(text)).as_py():
             normalized = pd.Series(_str_array(text)).str.normalize("NFKC")
@@ -934,63 +934,76 @@ def _findings(
     return out
 
 
-def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pd.DataFrame:
-    """Add rule code, severity (catalog policy), owner columns and the discrepancy id."""
-    out = findings.copy(deep=False)
-    out["due_date"] = pd.to_datetime(out["due_date"]).astype("datetime64[ns]")
-    out["rule_code"] = _text_column(
-        pc.fill_null(pa.nulls(len(out), pa.large_string()), rule.code), out.index
-    )
-    critical = np.zeros(len(out), dtype=bool)
+def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pa.Table:
+    """Add rule code, severity (catalog policy), owner columns and the discrepancy id.
+
+    Returns:
+        The findings as an Arrow table: :data:`FINDING_COLUMNS` (text as ``large_string``,
+        ``due_date`` as ``timestamp[ns]``) and ``_rank``, the severity's rank.
+    """
+    count = len(findings)
+    due = pd.to_datetime(findings["due_date"]).astype("datetime64[ns]").to_numpy()
+    stamps = due.view(np.int64)
+    dated = stamps != _NAT
+    critical = np.zeros(count, dtype=bool)
     window = rule.severity.critical_within_days(inputs.policy)
-    if window is not None:
-        critical |= ((out["due_date"] - inputs.as_of).dt.days <= window).to_numpy(dtype=bool)
+    as_of = inputs.as_of.to_datetime64().astype("datetime64[ns]").view(np.int64)
+    if window is not None:  # whole days to the due date, rounded down as Timedelta.days does
+        critical |= dated & ((stamps - as_of) // _DAY_NS <= window)
     if rule.severity.critical_when_overdue:
-        critical |= (out["due_date"] < inputs.as_of).to_numpy(dtype=bool)
-    severity = pc.if_else(pa.array(critical), "critical", rule.severity.base)
-    out["severity"] = _text_column(severity, out.index)
-    out["_rank"] = np.where(
-        critical, _SEVERITY_RANK["critical"], _SEVERITY_RANK[rule.severity.base]
+        critical |= dated & (stamps < as_of)
+    rank = np.where(critical, _SEVERITY_RANK["critical"], _SEVERITY_RANK[rule.severity.base])
+    key_extra = (
+        findings["_key_extra"] if "_key_extra" in findings else pd.Series("", index=findings.index)
     )
-    owners_known = bool(out.pop("_owners_known").all()) if "_owners_known" in out else False
-    for column in () if owners_known else _OWNER_COLUMNS:
+    ids = _discrepancy_ids(
+        findings["employee_id"], f"|{rule.code}|", findings["receipt_number"], key_extra
+    )
+    detail = _redacted(_arrow_text(findings["detail"]))
+    columns: dict[str, pa.ChunkedArray | pa.Array] = {
+        "discrepancy_id": pa.array(ids, type=pa.large_string()),
+        "employee_id": _arrow_text(findings["employee_id"]),
+        **_owners(findings, inputs),
+        "rule_code": pc.fill_null(pa.nulls(count, pa.large_string()), rule.code),
+        "severity": pc.if_else(pa.array(critical), "critical", rule.severity.base).cast(
+            pa.large_string()
+        ),
+        "due_date": pa.array(due, type=pa.timestamp("ns"), from_pandas=True),
+        "receipt_number": _arrow_text(findings["receipt_number"]),
+        "detail": detail,
+        "_rank": pa.array(rank, type=pa.int8()),
+    }
+    return pa.table(columns)
+
+
+def _owners(findings: pd.DataFrame, inputs: _Inputs) -> dict[str, pa.ChunkedArray]:
+    """The findings' owner columns: from the employee's own row, else looked up where missing."""
+    if "_owners_known" in findings and bool(findings["_owners_known"].all()):
+        return {column: _arrow_text(findings[column]) for column in _OWNER_COLUMNS}
+    owners = {}
+    for column in _OWNER_COLUMNS:
         values = pd.Series(
-            out[column].to_numpy(dtype=object) if column in out else np.nan,
-            index=out.index,
+            findings[column].to_numpy(dtype=object) if column in findings else np.nan,
+            index=findings.index,
             dtype=object,
         )
         missing = values.isna().to_numpy()
         if missing.any():
-            looked_up = _look_up(out.loc[missing, "employee_id"], inputs.owners[column])
+            looked_up = _look_up(findings.loc[missing, "employee_id"], inputs.owners[column])
             values[missing] = looked_up.to_numpy()
-        out[column] = values
-    key_extra = out.pop("_key_extra") if "_key_extra" in out else pd.Series("", index=out.index)
-    ids = _discrepancy_ids(out["employee_id"], f"|{rule.code}|", out["receipt_number"], key_extra)
-    out["discrepancy_id"] = _text_column(
-        pa.array(np.array(ids, dtype=object), type=pa.large_string()), out.index
-    )
-    out["detail"] = _redact_card_numbers(out["detail"].astype(str))
-    return out[[*FINDING_COLUMNS, "_rank"]]
+        owners[column] = _arrow_text(values)
+    return owners
 
 
-def _text_column(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
-    """pyarrow text as a ``str`` column."""
-    return pd.Series(_str_array(values), index=index)
+def _in_report_order(findings: pa.Table) -> pa.Table:
+    """One rule's findings from :func:`_finish`, in the order :func:`_assemble` gives them.
 
-
-def _in_report_order(findings: pd.DataFrame) -> pd.DataFrame:
-    """One rule's findings from :func:`_finish`, ordered and typed as :func:`_assemble` does.
-
-    Sorted by severity rank (``_rank``, kept), employee id, receipt number and discrepancy id;
-    text is pandas ``str`` (pyarrow-backed, NaN where missing). :func:`_assemble_rules` then only
-    has to interleave the rules.
+    Sorted by severity rank (``_rank``, kept), employee id, receipt number and discrepancy id
+    (missing last); :func:`_assemble_rules` then only has to interleave the rules.
     """
     keys = ["_rank", "employee_id", "receipt_number", "discrepancy_id"]
-    ordered = findings.iloc[_stable_order(findings, keys, nulls_first=False)]
-    ordered = ordered.reset_index(drop=True)
-    for column in _TEXT_FINDING_COLUMNS:
-        ordered[column] = _as_text(ordered[column])
-    return ordered
+    order = pc.sort_indices(findings, sort_keys=[(key, "ascending", "at_end") for key in keys])
+    return findings.take(order)
 
 
 #: Finding columns of text (all but the due date).
@@ -1004,27 +1017,37 @@ def _as_text(values: pd.Series) -> pd.Series:
     return pd.Series(_str_array(_arrow_text(values)), index=values.index, name=values.name)
 
 
-def _assemble_rules(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """:func:`_assemble` of one frame per rule, each from :func:`_in_report_order`.
+def _assemble_rules(tables: list[pa.Table]) -> pd.DataFrame:
+    """:func:`_assemble` of one table per rule, each from :func:`_in_report_order`.
 
-    The report orders by severity rank, then rule code, then the keys each frame is sorted by,
-    so the frames' runs of equal rank only need to be interleaved.
+    The report orders by severity rank, then rule code, then the keys each table is sorted by,
+    so the tables' runs of equal rank only need to be interleaved.
     """
-    if not frames:
+    if not tables:
         return _assemble([])
-    pieces: list[tuple[int, str, pd.DataFrame]] = []
-    for frame in frames:
-        code = str(frame["rule_code"].iloc[0])
-        rank = frame["_rank"].to_numpy()
+    pieces: list[tuple[int, str, pa.Table]] = []
+    for table in tables:
+        code = str(table["rule_code"][0])
+        rank = table["_rank"].to_numpy()
         starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]])
-        for start, end in zip(starts, [*starts[1:], len(frame)], strict=True):
-            pieces.append((int(rank[start]), code, frame.iloc[start:end]))
+        for start, end in zip(starts, [*starts[1:], len(table)], strict=True):
+            pieces.append((int(rank[start]), code, table.slice(start, end - start)))
     pieces.sort(key=lambda piece: piece[:2])
-    result = pd.concat([piece[2] for piece in pieces], ignore_index=True).drop(columns="_rank")
-    duplicated = result["discrepancy_id"].duplicated()
-    if duplicated.any():
-        raise ReconcileError(f"{int(duplicated.sum())} findings share a discrepancy id")
-    return result
+    findings = pa.concat_tables([piece[2] for piece in pieces]).combine_chunks()
+    ids = findings["discrepancy_id"]
+    repeated = len(ids) - pc.count_distinct(ids).as_py()
+    if repeated:
+        raise ReconcileError(f"{repeated} findings share a discrepancy id")
+    return pd.DataFrame(
+        {
+            column: (
+                findings[column].to_numpy()
+                if column == "due_date"
+                else _str_array(findings[column])
+            )
+            for column in FINDING_COLUMNS
+        }
+    )
 
 
 def _key_text(value: object) -> str:
@@ -1083,9 +1106,15 @@ def _discrepancy_ids_of_values(
 
 def _redact_card_numbers(details: pd.Series) -> pd.Series:
     """:func:`~zairyu_sync.pii.redact_card_numbers` over a column, in pyarrow (``str`` dtype)."""
-    text = _arrow_text(details)
-    masked = pc.replace_substring_regex(text, pattern=_CARD_TOKEN, replacement=r"\1******\2")
-    return pd.Series(_str_array(masked), index=details.index)
+    return pd.Series(_str_array(_redacted(_arrow_text(details))), index=details.index)
+
+
+def _redacted(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """:func:`~zairyu_sync.pii.redact_card_numbers` of each text."""
+    masked: pa.ChunkedArray = pc.replace_substring_regex(
+        text, pattern=_CARD_TOKEN, replacement=r"\1******\2"
+    )
+    return masked
 
 
 def _assemble(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -1386,8 +1415,7 @@ def _daily_hours_by_holder_blocks(
         and isinstance(flags.dtype, pd.BooleanDtype)
     ):
         return None
-    wanted = pa.array(holder_ids.to_numpy(dtype=object), type=pa.large_string())
-    heads, at_head = _runs(_arrow_text(timesheets["employee_id"]), wanted)
+    heads, at_head = _runs(_arrow_text(timesheets["employee_id"]), _arrow_text(holder_ids))
     # Runs of ids that are not holders belong to the block of the run before them.
     filled = np.maximum.accumulate(at_head) if len(at_head) else at_head
     if len(at_head) and not (filled[at_head >= 0] == at_head[at_head >= 0]).all():
@@ -2077,31 +2105,7 @@ def _data_quality(inputs: _Inputs) -> pd.DataFrame:
         _receipt=quarantine["receipt_number"].fillna(""),
         _row=quarantine["row_number"].astype(str),
     )
-    keys = ["_employee", "source_table", "_receipt"]
-    repeated = frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
-    # One quarantined row per key (the usual case) needs no aggregation.
-    single = frame[~repeated]
-    codes = single["reason_codes"].fillna("").astype(str)
-    reasons = single["reasons"]
-    singles = pd.DataFrame(
-        {
-            "_employee": single["_employee"],
-            "source_table": single["source_table"],
-            "_receipt": single["_receipt"],
-            "rows": single["_row"],
-            "count": 1,
-            "codes": codes.map({code: _join_codes([code.split(",")]) for code in set(codes)}),
-            "reasons": reasons.where(
-                np.array([isinstance(value, str) for value in reasons], dtype=bool), ""
-            ),
-            "organization_id": single["organization_id"],
-            "compliance_owner": single["compliance_owner"],
-        }
-    )
-    several = frame[repeated]
-    grouped = _quarantine_groups(several, keys)
-    grouped = pd.concat([singles, grouped], ignore_index=True) if len(grouped) else singles
-    grouped = grouped.reset_index(drop=True)
+    grouped = _quarantine_groups(frame, ["_employee", "source_table", "_receipt"])
     detail = (
         grouped["count"].astype(str)
         + " "
@@ -2125,65 +2129,119 @@ def _data_quality(inputs: _Inputs) -> pd.DataFrame:
     return out
 
 
-def _quarantine_groups_by_pandas(several: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """:func:`_quarantine_groups` as a pandas groupby-agg (any key values)."""
-    return (
-        several.assign(_codes=several["reason_codes"].fillna("").astype(str).str.split(","))
-        .groupby(keys, sort=True)
-        .agg(
-            rows=("_row", ", ".join),
-            count=("_row", "size"),
-            codes=("_codes", _join_codes),
-            reasons=("reasons", _join_unique),
-            organization_id=("organization_id", "first"),
-            compliance_owner=("compliance_owner", "first"),
-        )
-        .reset_index()
-    )
+def _quarantine_groups(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Quarantined rows that share a key, one row per key, sorted by key (missing keys last).
 
-
-def _quarantine_groups(several: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Quarantined rows that share a key, one row per key (sorted), as a pandas groupby-agg.
-
-    Text keys are grouped with a dict (the groupby calls Python functions per group anyway);
-    other key values take the pandas path.
+    Per key: its rows (``_row`` joined by ", " in row order), their ``count``, their reason
+    codes (distinct, sorted, joined by ","), their reasons (distinct text in row order, joined
+    by "; ") and the first owner columns present. Key values are compared as text; the work is
+    done in pyarrow and numpy, whatever the number of rows per key.
     """
-    columns = {key: several[key].tolist() for key in keys}
-    if not all(isinstance(value, str) for values in columns.values() for value in values):
-        return _quarantine_groups_by_pandas(several, keys)
-    members: dict[tuple[str, ...], list[int]] = {}
-    for position, key in enumerate(zip(*columns.values(), strict=True)):
-        members.setdefault(key, []).append(position)
-    row = several["_row"].tolist()
-    codes = several["reason_codes"].fillna("").astype(str).str.split(",").tolist()
-    reasons = several["reasons"].tolist()
-    owners = {column: several[column].tolist() for column in _OWNER_COLUMNS}
-    # What pandas' "first" gives a group without a value: None in object columns, else NaN.
-    none = {column: None if several[column].dtype == object else np.nan for column in owners}
-    records = []
-    for key in sorted(members):
-        at = members[key]
-        record: dict[str, object] = dict(zip(keys, key, strict=True))
-        record["rows"] = ", ".join(row[i] for i in at)
-        record["count"] = len(at)
-        record["codes"] = _join_codes(codes[i] for i in at)
-        record["reasons"] = _join_unique(reasons[i] for i in at)
-        for column, values in owners.items():
-            present = [values[i] for i in at if not pd.isna(values[i])]
-            record[column] = present[0] if present else none[column]
-        records.append(record)
-    names = [*keys, "rows", "count", "codes", "reasons", *_OWNER_COLUMNS]
-    make: Any = pd.DataFrame  # text columns stay object, None stays None
-    grouped: pd.DataFrame = make(records, columns=names, dtype=object)
-    return grouped.astype({"count": np.int64})
+    count = len(rows)
+    ranks = [_text_ranks(rows[key]) for key in reversed(keys)]
+    order = np.lexsort([np.arange(count), *ranks])  # by the keys, then by row
+    starts = np.zeros(count, dtype=bool)
+    starts[:1] = True
+    for rank in ranks:
+        ranked = rank[order]
+        starts[1:] |= ranked[1:] != ranked[:-1]
+    heads = np.flatnonzero(starts)
+    group = np.cumsum(starts) - 1  # each ordered row's group
+    bounds = np.r_[heads, count]
+    picks = pa.array(order)
+    codes = _arrow_text(rows["reason_codes"].fillna("").astype(str)).take(picks)
+    reasons = _arrow_text(rows["reasons"].where(_is_text(rows["reasons"]))).take(picks)
+    grouped: dict[str, Any] = {
+        key: _str_array(_arrow_text(rows[key]).take(pa.array(order[heads]))) for key in keys
+    }
+    grouped["rows"] = _str_array(_joined(_arrow_text(rows["_row"]).take(picks), bounds, ", "))
+    grouped["count"] = np.diff(bounds).astype(np.int64)
+    grouped["codes"] = _str_array(_distinct_codes(codes, group, len(heads)))
+    grouped["reasons"] = _str_array(_distinct_reasons(reasons, group, len(heads)))
+    for column in _OWNER_COLUMNS:
+        owners = _arrow_text(rows[column]).take(picks)
+        present = np.flatnonzero(owners.is_valid().to_numpy(zero_copy_only=False))
+        holders, first = np.unique(group[present], return_index=True)
+        chosen = np.full(len(heads), -1, dtype=np.int64)
+        chosen[holders] = present[first]
+        grouped[column] = _str_array(owners.take(pa.array(chosen, mask=chosen < 0)))
+    return pd.DataFrame(grouped)
 
 
-def _join_codes(values: Iterable[list[str]]) -> str:
-    return ",".join(sorted({code for codes in values for code in codes if code}))
+def _text_ranks(values: pd.Series) -> np.ndarray:
+    """Each value's rank among the distinct values as text (code point order; missing last)."""
+    encoded = pc.dictionary_encode(_arrow_text(values).combine_chunks())
+    by_text = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank_of_code = np.full(len(by_text) + 1, len(by_text), dtype=np.int64)  # code -1: last
+    rank_of_code[by_text] = np.arange(len(by_text))
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    ranks: np.ndarray = rank_of_code[codes]
+    return ranks
 
 
-def _join_unique(values: Iterable[object]) -> str:
-    return "; ".join(dict.fromkeys(str(value) for value in values if isinstance(value, str)))
+def _is_text(values: pd.Series) -> pd.Series:
+    """Whether each value is text (``str``)."""
+    if pd.api.types.is_string_dtype(values) and not values.dtype == object:
+        return values.notna()
+    return pd.Series([isinstance(value, str) for value in values], index=values.index, dtype=bool)
+
+
+def _joined(text: pa.ChunkedArray, bounds: np.ndarray, separator: str) -> pa.Array:
+    """The texts from ``bounds[i]`` to ``bounds[i + 1]`` joined by ``separator``, for each i."""
+    lists = pa.LargeListArray.from_arrays(pa.array(bounds, pa.int64()), text.combine_chunks())
+    joined: pa.Array = pc.binary_join(lists, pa.scalar(separator, pa.large_string()))
+    return joined
+
+
+def _distinct_codes(codes: pa.ChunkedArray, group: np.ndarray, groups: int) -> pa.Array:
+    """Per group, its rows' comma-separated codes: distinct, sorted, joined by ","."""
+    split = pc.split_pattern(codes.combine_chunks(), ",")
+    code = pc.list_flatten(split)
+    owner = group[pc.list_parent_indices(split).to_numpy()]
+    kept = pc.not_equal(code, "").to_numpy(zero_copy_only=False)
+    code, owner = code.filter(pa.array(kept)), owner[kept]
+    return _joined_distinct(owner, code, np.arange(len(owner)), groups, ",", by_text=True)
+
+
+def _distinct_reasons(reasons: pa.ChunkedArray, group: np.ndarray, groups: int) -> pa.Array:
+    """Per group, its rows' reasons: distinct, in row order, joined by "; " (missing: none)."""
+    present = np.flatnonzero(reasons.is_valid().to_numpy(zero_copy_only=False))
+    text = reasons.take(pa.array(present)).combine_chunks()
+    return _joined_distinct(group[present], text, present, groups, "; ", by_text=False)
+
+
+def _joined_distinct(
+    group: np.ndarray,
+    text: pa.Array,
+    position: np.ndarray,
+    groups: int,
+    separator: str,
+    *,
+    by_text: bool,
+) -> pa.Array:
+    """Per group (0 .. groups - 1), its distinct texts joined, sorted by text or by position.
+
+    A text repeated in a group keeps its first position; a group without texts gets "".
+    """
+    table = pa.table({"group": group, "text": text, "position": position})
+    first = table.take(
+        pc.sort_indices(
+            table,
+            sort_keys=[("group", "ascending"), ("text", "ascending"), ("position", "ascending")],
+        )
+    )
+    group_of, text_of = first["group"].to_numpy(), first["text"]
+    repeated = np.zeros(len(first), dtype=bool)
+    if len(first) > 1:
+        same_text = pc.equal(text_of.slice(1), text_of.slice(0, len(first) - 1))
+        repeated[1:] = (group_of[1:] == group_of[:-1]) & same_text.to_numpy(zero_copy_only=False)
+    distinct = first.filter(pa.array(~repeated))
+    if not by_text:
+        distinct = distinct.take(
+            pc.sort_indices(distinct, sort_keys=[("group", "ascending"), ("position", "ascending")])
+        )
+    bounds = np.searchsorted(distinct["group"].to_numpy(), np.arange(groups + 1))
+    return _joined(distinct["text"], bounds, separator)
 
 
 def implemented_codes() -> frozenset[str]:

@@ -174,6 +174,7 @@ class _Inputs:
     timesheets: pd.DataFrame  # as given (see _holder_timesheets)
     owners: pd.DataFrame  # organization_id, compliance_owner by employee_id
     isa_held: np.ndarray  # per ISA application: the ERP holds its receipt number
+    application_person: np.ndarray  # per application: its employee's row in employees
 
     @functools.cached_property
     def _status_codes(self) -> tuple[np.ndarray, list[str | None]]:
@@ -192,6 +193,7 @@ class _Inputs:
         return _latest(
             self.applications,
             self.applications["permitted"],
+            self.application_person,
             "granted_status",
             "residence_status",
             "granted_period_expiry",
@@ -204,6 +206,7 @@ class _Inputs:
         return _latest(
             self.applications,
             self.applications["status"] == "COMPLETED",
+            self.application_person,
             "new_residence_card_number",
             "residence_card_number",
         )
@@ -532,6 +535,7 @@ def _prepare(
         quarantine=quarantine.reset_index(drop=True),
         timesheets=ts,
         isa_held=isa_held,
+        application_person=app_person,
     )
 
 
@@ -549,7 +553,9 @@ def _roster(
         quarantine["source_table"] == "employees", "employee_id"
     ].dropna()
     kept = emp["employee_id"].notna()
-    if all(isinstance(value, str) for value in quarantined_ids):
+    if isinstance(quarantined_ids.dtype, pd.StringDtype) or all(
+        isinstance(value, str) for value in quarantined_ids
+    ):
         kept &= ~_among(emp["employee_id"], quarantined_ids)
     else:
         kept &= ~emp["employee_id"].isin(set(quarantined_ids))
@@ -1734,24 +1740,31 @@ def _designated_organization_mismatch(inputs: _Inputs) -> pd.DataFrame:
 # --- rules: applications ----------------------------------------------------------------------
 
 
-def _latest(apps: pd.DataFrame, among: pd.Series, *columns: str) -> pd.DataFrame:
+def _latest(
+    apps: pd.DataFrame, among: pd.Series, person: np.ndarray, *columns: str
+) -> pd.DataFrame:
     """Per employee, the application ``among`` last by (decided_on, filed_on, receipt_number).
 
-    Only the key columns are sorted; the kept rows are taken from ``apps`` once, with the
-    employee id, receipt number, owner columns and ``columns``.
+    ``person`` is each application's employee as a number (its row among the employees), so
+    the applications are grouped by an integer rather than by the employee id's text. Only
+    the key columns are sorted; the kept rows are taken from ``apps`` once, with the employee
+    id, receipt number, owner columns and ``columns``.
     """
     wanted = apps[list(dict.fromkeys(["employee_id", "receipt_number", *_OWNER_COLUMNS, *columns]))]
-    keys = ["employee_id", "decided_on", "filed_on", "receipt_number"]
     rows = np.flatnonzero(among.to_numpy(dtype=bool))
-    order = rows[_stable_order(apps[keys].iloc[rows], keys, nulls_first=True)]
-    ids = _arrow_text(apps["employee_id"]).take(pa.array(order)).combine_chunks()
-    if ids.null_count or len(ids) < 2:
-        kept: pd.DataFrame = wanted.iloc[order].drop_duplicates("employee_id", keep="last")
-        return kept
-    # Sorted by employee id first: an employee's rows are adjacent, the last one is kept.
-    last = np.ones(len(ids), dtype=bool)
-    changes = pc.not_equal(ids.slice(0, len(ids) - 1), ids.slice(1))
-    last[:-1] = changes.to_numpy(zero_copy_only=False)
+    keys = pd.DataFrame(
+        {
+            "person": person[rows],
+            "decided_on": apps["decided_on"].to_numpy()[rows],
+            "filed_on": apps["filed_on"].to_numpy()[rows],
+            "receipt_number": _str_array(_arrow_text(apps["receipt_number"]).take(pa.array(rows))),
+        }
+    )
+    order = rows[_stable_order(keys, list(keys.columns), nulls_first=True)]
+    # Sorted by employee first: an employee's rows are adjacent, the last one is kept.
+    holder = person[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = holder[1:] != holder[:-1]
     latest: pd.DataFrame = wanted.iloc[order[last]]
     return latest
 

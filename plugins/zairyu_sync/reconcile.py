@@ -175,6 +175,7 @@ class _Inputs:
     owners: pd.DataFrame  # organization_id, compliance_owner by employee_id
     isa_held: np.ndarray  # per ISA application: the ERP holds its receipt number
     application_person: np.ndarray  # per application: its employee's row in employees
+    holder_hours: Callable[[], _HolderHours]  # the hours rule's days over a limit
 
     @functools.cached_property
     def _status_codes(self) -> tuple[np.ndarray, list[str | None]]:
@@ -215,9 +216,6 @@ class _Inputs:
 Evaluator = Callable[[_Inputs], pd.DataFrame]
 #: Rule code -> evaluator; populated by :func:`_rule`.
 EVALUATORS: dict[str, Evaluator] = {}
-
-#: Rules that take much longer than the others: evaluated first.
-_LONGEST_RULES: Final = frozenset({"HOURS_LIMIT_EXCEEDED"})
 
 RuleScope = Literal["all", "shard", "roster"]
 #: Rules that compare the ISA listing with the whole ERP roster, so a sharded run evaluates them
@@ -292,6 +290,17 @@ def reconcile(
     workers = reconcile_threads_from_env() if threads is None else threads
     if workers < 1:
         raise ReconcileError(f"threads must be at least 1, got {workers}")
+    rules = [
+        rule
+        for rule in catalog.rules
+        if rule.code in EVALUATORS
+        and rule.applies_on(as_of)
+        and (scope == "all" or (rule.code in ROSTER_RULES) == (scope == "roster"))
+    ]
+    # The hours rule's long part starts on a thread as soon as the roster is known (see
+    # _prepare), so the rule itself comes last; the findings are ordered afterwards, whatever
+    # the order of evaluation.
+    rules.sort(key=lambda rule: rule.code == "HOURS_LIMIT_EXCEEDED")
     pool = ThreadPoolExecutor(workers, thread_name_prefix="reconcile") if workers > 1 else None
     try:
         inputs = _prepare(
@@ -304,17 +313,8 @@ def reconcile(
             policy,
             pool,
             erp_receipt_numbers,
+            early_hours=any(rule.code == "HOURS_LIMIT_EXCEEDED" for rule in rules),
         )
-        rules = [
-            rule
-            for rule in catalog.rules
-            if rule.code in EVALUATORS
-            and rule.applies_on(as_of)
-            and (scope == "all" or (rule.code in ROSTER_RULES) == (scope == "roster"))
-        ]
-        # The longest rule first, so that the others share the remaining threads meanwhile;
-        # the findings are ordered afterwards, whatever the order of evaluation.
-        rules.sort(key=lambda rule: rule.code not in _LONGEST_RULES)
         found = _each(pool, lambda rule: _evaluate(rule, inputs), rules)
     finally:
         if pool is not None:
@@ -472,7 +472,14 @@ def _prepare(
     policy: PolicySettings,
     pool: Executor | None = None,
     erp_receipt_numbers: Iterable[object] = (),
+    *,
+    early_hours: bool = False,
 ) -> _Inputs:
+    """The inputs normalised, joined and shared by the evaluators.
+
+    With a pool and ``early_hours``, the hours rule's days over a limit are worked out on a
+    thread as soon as the roster is known, while the applications are joined to it.
+    """
     _require(employees, EMPLOYEE_COLUMNS, "employees")
     _require(applications, APPLICATION_COLUMNS, "applications")
     _require(isa_applications, ISA_APPLICATION_COLUMNS, "isa_applications")
@@ -495,10 +502,23 @@ def _prepare(
     normalised = _each(pool, lambda job: job[2](job[0][job[1]]), jobs)
     for (frame, column, _), values in zip(jobs, normalised, strict=True):
         frame[column] = values
-    (emp, app_person_row), (isa, joined, isa_held) = _together(
-        pool,
-        lambda: _roster(emp, erp["employee_id"], quarantine, day),
-        lambda: _erp_at_isa(erp, isa, quarantine, erp_receipt_numbers),
+    ts = _timesheets(timesheets)
+
+    def roster() -> tuple[pd.DataFrame, np.ndarray, Callable[[], _HolderHours]]:
+        kept, rows = _roster(emp, erp["employee_id"], quarantine, day)
+        hours = functools.partial(
+            _holder_hours,
+            kept["employee_id"],
+            kept["outside_status_permission"],
+            kept["residence_status"],
+            ts,
+            day,
+            policy,
+        )
+        return kept, rows, _started(pool if early_hours else None, hours)
+
+    (emp, app_person_row, holder_hours), (isa, joined, isa_held) = _together(
+        pool, roster, lambda: _erp_at_isa(erp, isa, quarantine, erp_receipt_numbers)
     )
     person = emp[
         [
@@ -523,8 +543,6 @@ def _prepare(
     apps["pending"] = apps["status"].isin(ISA_PENDING)
     apps["permitted"] = apps["status"].isin(ISA_PERMITTED)
     apps["extension_or_change"] = apps["application_type"].isin(_EXTENSION_TYPES)
-
-    ts = _timesheets(timesheets)
     return _Inputs(
         as_of=day,
         policy=policy,
@@ -536,7 +554,15 @@ def _prepare(
         timesheets=ts,
         isa_held=isa_held,
         application_person=app_person,
+        holder_hours=holder_hours,
     )
+
+
+def _started(pool: Executor | None, work: Callable[[], _Result]) -> Callable[[], _Result]:
+    """``work``'s answer on demand: started on the pool now, or worked out on the first call."""
+    if pool is None:
+        return functools.cache(work)
+    return pool.submit(work).result
 
 
 def _roster(
@@ -1318,17 +1344,40 @@ def _work_not_permitted(inputs: _Inputs) -> pd.DataFrame:
     return _findings(hit, detail)
 
 
+@dataclass(frozen=True)
+class _HolderHours:
+    """The holders of comprehensive permission and their days over a limit."""
+
+    holding: np.ndarray  # per employee: holds comprehensive permission
+    holder_ids: pd.Series  # the holders' employee ids
+    daily: pd.DataFrame  # their days over a limit (_days_over_limits)
+
+
+def _holder_hours(
+    employee_ids: pd.Series,
+    permissions: pd.Series,
+    statuses: pd.Series,
+    timesheets: pd.DataFrame,
+    day: pd.Timestamp,
+    policy: PolicySettings,
+) -> _HolderHours:
+    """The hours rule's work on the roster's columns (employee id, permission, status)."""
+    holding = (permissions == "comprehensive").to_numpy(dtype=bool)
+    holder_ids = employee_ids[holding].reset_index(drop=True)
+    student = (statuses[holding] == "student").to_numpy(dtype=bool)
+    start = day - pd.Timedelta(days=policy.hours_lookback_days - 1)
+    daily = _daily_hours_by_holder_blocks(timesheets, holder_ids, student, start, policy)
+    if daily is None:
+        daily = _daily_hours_of_rows(timesheets, holder_ids, student, start, policy)
+    return _HolderHours(holding=holding, holder_ids=holder_ids, daily=daily)
+
+
 @_rule("HOURS_LIMIT_EXCEEDED")
 def _hours_limit_exceeded(inputs: _Inputs) -> pd.DataFrame:
-    policy, day = inputs.policy, inputs.as_of
+    policy = inputs.policy
     emp = inputs.employees
-    holding = (emp["outside_status_permission"] == "comprehensive").to_numpy(dtype=bool)
-    holder_ids = emp["employee_id"][holding].reset_index(drop=True)
-    student = inputs.status_in(("student",))[holding]
-    start = day - pd.Timedelta(days=policy.hours_lookback_days - 1)
-    daily = _daily_hours_by_holder_blocks(inputs.timesheets, holder_ids, student, start, policy)
-    if daily is None:
-        daily = _daily_hours_of_rows(inputs.timesheets, holder_ids, student, start, policy)
+    worked = inputs.holder_hours()
+    holding, holder_ids, daily = worked.holding, worked.holder_ids, worked.daily
     ids = holder_ids.to_numpy(dtype=object)
     window_text = f" h in the {policy.hours_window_days} days ending "
     week_text = {

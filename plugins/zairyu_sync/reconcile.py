@@ -974,7 +974,10 @@ def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pa.Table:
         ``due_date`` as ``timestamp[ns]``) and ``_rank``, the severity's rank.
     """
     count = len(findings)
-    due = pd.to_datetime(findings["due_date"]).astype("datetime64[ns]").to_numpy()
+    due_dates = findings["due_date"]
+    if due_dates.dtype != np.dtype("datetime64[ns]"):
+        due_dates = pd.to_datetime(due_dates).astype("datetime64[ns]")
+    due = due_dates.to_numpy()
     stamps = due.view(np.int64)
     dated = stamps != _NAT
     critical = np.zeros(count, dtype=bool)
@@ -985,11 +988,11 @@ def _finish(findings: pd.DataFrame, rule: Rule, inputs: _Inputs) -> pa.Table:
     if rule.severity.critical_when_overdue:
         critical |= dated & (stamps < as_of)
     rank = np.where(critical, _SEVERITY_RANK["critical"], _SEVERITY_RANK[rule.severity.base])
-    key_extra = (
-        findings["_key_extra"] if "_key_extra" in findings else pd.Series("", index=findings.index)
-    )
     ids = _discrepancy_ids(
-        findings["employee_id"], f"|{rule.code}|", findings["receipt_number"], key_extra
+        findings["employee_id"],
+        f"|{rule.code}|",
+        findings["receipt_number"],
+        findings["_key_extra"] if "_key_extra" in findings else None,
     )
     detail = _redacted(_arrow_text(findings["detail"]))
     columns: dict[str, pa.ChunkedArray | pa.Array] = {
@@ -1088,21 +1091,25 @@ def _key_text(value: object) -> str:
 
 
 def _discrepancy_ids(
-    employees: pd.Series, middle: str, receipts: pd.Series, extras: pd.Series
+    employees: pd.Series, middle: str, receipts: pd.Series, extras: pd.Series | None = None
 ) -> list[str]:
     """sha256 of employee + middle + receipt + extra, first 32 hex digits, for each finding.
 
-    Missing parts count as empty text, other values as their ``str``. Parts that are all text
-    are joined by pyarrow; Python only hashes.
+    Missing parts (and all extras when there are none) count as empty text, other values as
+    their ``str``. Parts that are all text are joined by pyarrow; Python only hashes.
     """
-    parts = [_key_part(values) for values in (employees, receipts, extras)]
-    if parts[0] is None or parts[1] is None or parts[2] is None:
-        return _discrepancy_ids_of_values(
-            employees.tolist(), middle, receipts.tolist(), extras.tolist()
-        )
     text = pa.large_string()
+    parts = [_key_part(values) for values in (employees, receipts)]
+    extra = pa.scalar("", text) if extras is None else _key_part(extras)
+    if parts[0] is None or parts[1] is None or extra is None:
+        return _discrepancy_ids_of_values(
+            employees.tolist(),
+            middle,
+            receipts.tolist(),
+            [""] * len(employees) if extras is None else extras.tolist(),
+        )
     keys = pc.binary_join_element_wise(
-        parts[0], pa.scalar(middle, text), parts[1], parts[2], pa.scalar("", text)
+        parts[0], pa.scalar(middle, text), parts[1], extra, pa.scalar("", text)
     )
     sha256 = hashlib.sha256
     return [sha256(key).hexdigest()[:32] for key in keys.cast(pa.large_binary()).to_pylist()]
@@ -1186,7 +1193,7 @@ def _stable_order(frame: pd.DataFrame, keys: list[str], *, nulls_first: bool) ->
 
 
 def _rows(frame: pd.DataFrame, where: pd.Series, *columns: str) -> pd.DataFrame:
-    """The employees ``where`` holds: their id, owner columns and ``columns`` only."""
+    """The rows ``where`` holds (employees or applications): id, owner columns, ``columns``."""
     kept = list(dict.fromkeys(["employee_id", *_OWNER_COLUMNS, *columns]))
     return frame[kept].iloc[np.flatnonzero(where.to_numpy(dtype=bool))]
 
@@ -1821,7 +1828,13 @@ def _latest(
 @_rule("APPLICATION_DENIED")
 def _application_denied(inputs: _Inputs) -> pd.DataFrame:
     apps = inputs.applications
-    hit = apps[apps["active"] & (apps["status"] == "NOT_PERMITTED")]
+    hit = _rows(
+        apps,
+        apps["active"] & (apps["status"] == "NOT_PERMITTED"),
+        "application_type",
+        "receipt_number",
+        "decided_on",
+    )
     detail = (
         "ISA did not permit the "
         + hit["application_type"].fillna("unknown")
@@ -1837,7 +1850,12 @@ def _application_denied(inputs: _Inputs) -> pd.DataFrame:
 @_rule("ADDITIONAL_DOCUMENTS_REQUESTED")
 def _additional_documents_requested(inputs: _Inputs) -> pd.DataFrame:
     apps = inputs.applications
-    hit = apps[apps["status"] == "AWAITING_ADDITIONAL_DOCUMENTS"]
+    hit = _rows(
+        apps,
+        apps["status"] == "AWAITING_ADDITIONAL_DOCUMENTS",
+        "receipt_number",
+        "additional_documents_due",
+    )
     detail = (
         "ISA requested additional documents for application "
         + hit["receipt_number"]
@@ -1906,7 +1924,7 @@ def _card_number_stale(inputs: _Inputs) -> pd.DataFrame:
 @_rule("APPLICATION_NOT_FOUND")
 def _application_not_found(inputs: _Inputs) -> pd.DataFrame:
     apps = inputs.applications
-    hit = apps[~apps["at_isa"]]
+    hit = _rows(apps, ~apps["at_isa"], "application_type", "receipt_number", "filed_on")
     detail = (
         "The ERP's "
         + hit["application_type"].fillna("unknown")
@@ -1955,7 +1973,13 @@ def _application_untracked(inputs: _Inputs) -> pd.DataFrame:
 def _application_pending_long(inputs: _Inputs) -> pd.DataFrame:
     apps = inputs.applications
     age = (inputs.as_of - apps["filed_on"]).dt.days
-    hit = apps[apps["pending"] & (age > inputs.policy.pending_long_days)]
+    hit = _rows(
+        apps,
+        apps["pending"] & (age > inputs.policy.pending_long_days),
+        "receipt_number",
+        "status",
+        "filed_on",
+    )
     days = (inputs.as_of - hit["filed_on"]).dt.days.astype(int).astype(str)
     detail = (
         "Application "

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from zairyu_sync.config import project_root
+from zairyu_sync.config import project_root, safe_yaml
 from zairyu_sync.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def load_routing(text: str | None = None) -> AlertRouting:
     if text is None:
         text = _owners_file_text()
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"owners routing is not valid YAML: {type(exc).__name__}") from exc
     if not isinstance(data, dict):

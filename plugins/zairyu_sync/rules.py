@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from zairyu_sync.canonical import SEVERITIES
-from zairyu_sync.config import RULE_CATALOG_ENV, PolicySettings, reference_text
+from zairyu_sync.config import RULE_CATALOG_ENV, PolicySettings, reference_text, safe_yaml
 from zairyu_sync.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def load_catalog(text: str | None = None) -> RuleCatalog:
 def _parse_catalog(text: str) -> RuleCatalog:
     """The catalog in ``text``; parsed once per distinct text (a catalog is immutable)."""
     try:
-        document = yaml.safe_load(text)
+        document = safe_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"rule catalog is not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):

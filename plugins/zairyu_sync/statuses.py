@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import yaml
 
-from zairyu_sync.config import STATUS_MASTER_ENV, reference_text
+from zairyu_sync.config import STATUS_MASTER_ENV, reference_text, safe_yaml
 from zairyu_sync.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def load_statuses(text: str | None = None) -> StatusMaster:
     if text is None:
         text = reference_text(STATUS_RESOURCE, STATUS_MASTER_ENV)
     try:
-        document = yaml.safe_load(text)
+        document = safe_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"status master is not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("statuses"), list):

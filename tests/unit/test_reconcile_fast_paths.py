@@ -527,6 +527,10 @@ def test_discrepancy_ids_equal_pandas_built_keys(generated: list[tuple[object, .
         # All text, typed as pyarrow text: pyarrow joins the keys.
         typed = [part.astype("str") for part in text]
         assert _discrepancy_ids(typed[0], "|RULE|", typed[1], typed[2]) == expected
+    if all(value == "" for value in extra):  # no extras: the same ids
+        assert _discrepancy_ids(employee, "|RULE|", receipt) == expected
+        if all(isinstance(value, str) or pd.isna(value) for value in [*employee, *receipt]):
+            assert _discrepancy_ids(employee.astype("str"), "|RULE|", receipt) == expected
 
 
 @FAST

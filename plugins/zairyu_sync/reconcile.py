@@ -1143,11 +1143,6 @@ def _discrepancy_ids_of_values(
     ]
 
 
-def _redact_card_numbers(details: pd.Series) -> pd.Series:
-    """:func:`~zairyu_sync.pii.redact_card_numbers` over a column, in pyarrow (``str`` dtype)."""
-    return pd.Series(_str_array(_redacted(_arrow_text(details))), index=details.index)
-
-
 def _redacted(text: pa.ChunkedArray) -> pa.ChunkedArray:
     """:func:`~zairyu_sync.pii.redact_card_numbers` of each text."""
     masked: pa.ChunkedArray = pc.replace_substring_regex(

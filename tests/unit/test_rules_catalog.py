@@ -96,6 +96,12 @@ _ENTRY = """
 """
 
 
+def test_a_catalog_cannot_build_python_objects() -> None:
+    """The catalog is read with a safe loader (libyaml's when PyYAML has it): no Python tags."""
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_catalog("rules: !!python/object/apply:os.getcwd []")
+
+
 def test_duplicated_codes_are_rejected() -> None:
     text = "rules:" + _ENTRY.format(code="A", severity="{base: info}") * 2
     with pytest.raises(ConfigError, match="duplicated codes: A"):

@@ -428,7 +428,8 @@ def _text(series: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.
     The pyarrow kernels pandas' ``.str.strip()/.upper()/.lower()`` call, applied once to the
     arrow data (no pandas wrapper per step).
     """
-    text = pc.utf8_trim_whitespace(_arrow_text(series).combine_chunks())
+    given = _arrow_text(series)  # one chunk: taking rows then never concatenates chunks
+    text = pc.utf8_trim_whitespace(given.combine_chunks() if given.num_chunks > 1 else given)
     if upper:
         if not pc.all(pc.string_is_ascii(text)).as_py():
             normalized = pd.Series(_str_array(text)).str.normalize("NFKC")

@@ -217,6 +217,9 @@ Evaluator = Callable[[_Inputs], pd.DataFrame]
 #: Rule code -> evaluator; populated by :func:`_rule`.
 EVALUATORS: dict[str, Evaluator] = {}
 
+#: The rule whose long part (:func:`_holder_hours`) starts while the inputs are prepared.
+_HOURS_RULE: Final = "HOURS_LIMIT_EXCEEDED"
+
 RuleScope = Literal["all", "shard", "roster"]
 #: Rules that compare the ISA listing with the whole ERP roster, so a sharded run evaluates them
 #: once over all shards rather than per shard.
@@ -300,7 +303,7 @@ def reconcile(
     # The hours rule's long part starts on a thread as soon as the roster is known (see
     # _prepare), so the rule itself comes last; the findings are ordered afterwards, whatever
     # the order of evaluation.
-    rules.sort(key=lambda rule: rule.code == "HOURS_LIMIT_EXCEEDED")
+    rules.sort(key=lambda rule: rule.code == _HOURS_RULE)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="reconcile") if workers > 1 else None
     try:
         inputs = _prepare(
@@ -313,7 +316,7 @@ def reconcile(
             policy,
             pool,
             erp_receipt_numbers,
-            early_hours=any(rule.code == "HOURS_LIMIT_EXCEEDED" for rule in rules),
+            early_hours=any(rule.code == _HOURS_RULE for rule in rules),
         )
         found = _each(pool, lambda rule: _evaluate(rule, inputs), rules)
     finally:
@@ -1375,7 +1378,7 @@ def _holder_hours(
     return _HolderHours(holding=holding, holder_ids=holder_ids, daily=daily)
 
 
-@_rule("HOURS_LIMIT_EXCEEDED")
+@_rule(_HOURS_RULE)
 def _hours_limit_exceeded(inputs: _Inputs) -> pd.DataFrame:
     policy = inputs.policy
     emp = inputs.employees

@@ -100,7 +100,6 @@ _EDGE_SPACE = (
     r"^[\s\x0b\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
     r"|[\s\x0b\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]$"
 )
-_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _MIN_DAY = np.datetime64("1678-01-01", "D")  # datetime64[ns] covers 1677-09-21 .. 2262-04-11
 _MAX_DAY = np.datetime64("2262-04-10", "D")
 _LAST_SHIFTABLE_DAY = np.datetime64("2261-12-31", "D")  # + 3 months stays before _MAX_DAY
@@ -366,7 +365,10 @@ def _receipt_numbers(numbers: Iterable[object]) -> pa.ChunkedArray:
             text = pa.chunked_array([pa.array(values, type=pa.large_string())])
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             text = None
-    if text is None or pc.any(pc.match_substring_regex(text, _EDGE_SPACE)).as_py():
+    if text is None or (
+        any(_may_have_edge_space(chunk) for chunk in text.chunks)
+        and pc.any(pc.match_substring_regex(text, _EDGE_SPACE)).as_py()
+    ):
         if values is None:
             values = list(pd.Series(numbers).dropna())
         kept = sorted({str(number).strip() for number in values if number})
@@ -397,7 +399,12 @@ def _dates(series: pd.Series) -> pd.Series:
 
 
 def _iso_dates(series: pd.Series) -> np.ndarray | None:
-    """Text of plain ``YYYY-MM-DD`` dates (or missing) parsed by pyarrow; None when any is not."""
+    """Text of plain ``YYYY-MM-DD`` dates (or missing) parsed by pyarrow; None when any is not.
+
+    No shape check first: pyarrow's cast fails on any other shape, which costs a failed cast
+    only for a column that needs the slow path anyway (a regular expression over every value
+    cost more than the cast itself, on every call).
+    """
     if isinstance(series.dtype, pd.StringDtype):
         text = _arrow_text(series)
     else:
@@ -407,12 +414,9 @@ def _iso_dates(series: pd.Series) -> np.ndarray | None:
             values = values.copy()
             values[missing] = None
         text = pa.array(values, type=pa.large_string(), from_pandas=True)
-    shaped = pc.match_substring_regex(text, _ISO_DATE)
-    if pc.any(pc.invert(shaped)).as_py():  # null entries stay null and do not count
-        return None
-    try:
+    try:  # pyarrow's cast takes YYYY-MM-DD only (a property test holds it to pandas' format)
         parsed_days = pc.cast(text, pa.date32())
-    except pa.ArrowInvalid:  # an impossible calendar date: the slow path makes it NaT
+    except pa.ArrowInvalid:  # another shape or an impossible date: the slow path decides
         return None
     since_epoch = pc.cast(parsed_days, pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
     days = since_epoch.astype(np.int64).astype("datetime64[D]")
@@ -429,20 +433,69 @@ def _text(series: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.
     """Stripped text (``str`` dtype, pyarrow-backed); empty becomes missing (NaN).
 
     The pyarrow kernels pandas' ``.str.strip()/.upper()/.lower()`` call, applied once to the
-    arrow data (no pandas wrapper per step).
+    arrow data (no pandas wrapper per step), and only when a value could change: clean text,
+    as an ERP mostly holds, is not copied again.
     """
     given = _arrow_text(series)  # one chunk: taking rows then never concatenates chunks
-    text = pc.utf8_trim_whitespace(given.combine_chunks() if given.num_chunks > 1 else given)
+    text = given.combine_chunks() if given.num_chunks > 1 else given
+    if not isinstance(text, pa.Array):
+        text = text.chunk(0) if text.num_chunks else pa.array([], type=pa.large_string())
+    if _may_have_edge_space(text):
+        text = pc.utf8_trim_whitespace(text)
+    values = _value_bytes(text)
+    ascii_only = not _has_bytes_in(values, 0x80, 0xFF)
     if upper:
-        if not pc.all(pc.string_is_ascii(text)).as_py():
+        if not ascii_only:
             normalized = pd.Series(_str_array(text)).str.normalize("NFKC")
-            text = _arrow_text(normalized)  # NFKC leaves ASCII text as it is
-        text = pc.utf8_upper(text)
-    if lower:
+            text = _arrow_text(normalized).combine_chunks()  # NFKC leaves ASCII text as it is
+        if not ascii_only or _has_bytes_in(values, ord("a"), ord("z")):
+            text = pc.utf8_upper(text)
+    if lower and (not ascii_only or _has_bytes_in(values, ord("A"), ord("Z"))):
         text = pc.utf8_lower(text)
     if pc.any(pc.equal(text, "")).as_py():
         text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.large_string()), text)
     return pd.Series(_str_array(text), index=series.index, name=series.name)
+
+
+def _utf8_bytes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A large_string array's value offsets (``len + 1``) into its UTF-8 data, not copied.
+
+    Under a null slot the bytes may be anything, so a test on them can only err towards
+    "may change".
+    """
+    if len(text) == 0:
+        return np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.uint8)
+    _, offsets_buffer, data_buffer = text.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        text.offset : text.offset + len(text) + 1
+    ]
+    if data_buffer is None:
+        return np.zeros_like(offsets), np.empty(0, dtype=np.uint8)
+    return offsets, np.frombuffer(data_buffer, dtype=np.uint8)
+
+
+def _value_bytes(text: pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of all of a large_string array's values, end to end (not copied)."""
+    offsets, data = _utf8_bytes(text)
+    return data[offsets[0] : offsets[-1]]
+
+
+def _may_have_edge_space(text: pa.Array) -> bool:
+    """Whether a value starts or ends with a byte that may be whitespace.
+
+    That is an ASCII space or control byte, or any byte of a multi-byte character (U+3000 and
+    the other non-ASCII spaces), so "no" means trimming would change nothing.
+    """
+    offsets, data = _utf8_bytes(text)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    edges = np.concatenate([data[starts[filled]], data[ends[filled] - 1]])
+    return bool(((edges <= 0x20) | (edges >= 0x80)).any())
+
+
+def _has_bytes_in(data: np.ndarray, low: int, high: int) -> bool:
+    """Whether any byte lies in ``low..high`` (one pass, no copy beyond a boolean mask)."""
+    return bool(((data - np.uint8(low)) <= np.uint8(high - low)).any())
 
 
 _STR_DTYPE: Final = pd.StringDtype("pyarrow", na_value=np.nan)

@@ -54,6 +54,7 @@ from zairyu_sync.reconcile import (
     _receipt_numbers,
     _redacted,
     _run_positions,
+    _str_array,
     _tenth_of_month_after,
     _text,
     _text_codes,
@@ -103,16 +104,48 @@ def test_receipt_numbers_are_stripped_like_python(numbers: list[str | None]) -> 
 date_text = st.one_of(
     st.none(),
     st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)).map(date.isoformat),
-    st.sampled_from(["", "2026-02-30", "2026-1-5", " 2026-01-05", "2026-13-01", "garbage"]),
+    st.sampled_from(
+        [
+            "",
+            "2026-02-30",
+            "2026-1-5",
+            " 2026-01-05",
+            "2026-01-05 ",
+            "2026-13-01",
+            "garbage",
+            "2026/01/05",
+            "2026-0a-05",
+            "20260105xx",
+            "20260105",
+            "+2026-01-05",
+            "2026-01-05Z",
+            "2026-01-0５",
+            "２０２６-01-05",
+            "2026-01-05T00:00",
+        ]
+    ),
 )
 
 
 @FAST
-@given(st.lists(date_text, max_size=30))
-def test_iso_date_text_parses_like_pandas(values: list[str | None]) -> None:
+@given(st.lists(date_text, max_size=30), st.integers(min_value=1, max_value=3))
+def test_iso_date_text_parses_like_pandas(values: list[str | None], chunks: int) -> None:
+    """As Python objects, and as a pyarrow-backed column in chunks (as read from Parquet)."""
     series = pd.Series(values, dtype=object)
     expected = pd.to_datetime(series, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
     pd.testing.assert_series_equal(_dates(series), expected, check_names=False)
+    column = pd.Series(_str_array(_in_chunks(values, chunks)))
+    pd.testing.assert_series_equal(_dates(column), expected, check_names=False)
+
+
+def _in_chunks(values: list[str | None], chunks: int) -> pa.ChunkedArray:
+    """``values`` as large_string chunks, each a slice of a longer array (a non-zero offset)."""
+    pieces = [list(piece) for piece in np.array_split(np.array(values, dtype=object), chunks)]
+    sliced = [
+        pa.array([" pad ", *piece, "pad"], type=pa.large_string()).slice(1, len(piece))
+        for piece in pieces
+    ]
+    return pa.chunked_array(sliced, type=pa.large_string())
 
 
 def test_dates_out_of_the_nanosecond_range_take_the_pandas_path() -> None:
@@ -398,6 +431,39 @@ def test_text_equals_pandas_string_methods(values: list[str | None], case: str) 
     series = pd.Series(values, dtype=object, index=range(10, 10 + len(values)))
     options = {"upper": case == "upper", "lower": case == "lower"}
     pd.testing.assert_series_equal(_text(series, **options), _plain_text(series, **options))
+
+
+edge_text = st.one_of(
+    st.none(),
+    st.text(alphabet=" \t\x1c\x7f\x85\xa0\u2028\u3000aZz9-ｚＡß", max_size=4),
+    st.text(max_size=4),
+)
+
+
+def _every_kernel(series: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.Series:
+    """``_text`` with every pyarrow kernel applied to every value, none skipped."""
+    text = pc.utf8_trim_whitespace(_arrow_text(series).combine_chunks())
+    if upper:
+        text = pc.utf8_upper(_arrow_text(pd.Series(_str_array(text)).str.normalize("NFKC")))
+    if lower:
+        text = pc.utf8_lower(text)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.large_string()), text)
+    return pd.Series(_str_array(text), index=series.index, name=series.name)
+
+
+@FAST
+@given(
+    st.lists(edge_text, max_size=20),
+    st.integers(min_value=1, max_value=3),
+    st.sampled_from(["plain", "upper", "lower"]),
+)
+def test_text_skips_only_kernels_that_would_change_nothing(
+    values: list[str | None], chunks: int, case: str
+) -> None:
+    """Clean text is not trimmed or re-cased again; the answer is as if it always were."""
+    series = pd.Series(_str_array(_in_chunks(values, chunks)), name="column")
+    options = {"upper": case == "upper", "lower": case == "lower"}
+    pd.testing.assert_series_equal(_text(series, **options), _every_kernel(series, **options))
 
 
 near_days = st.one_of(

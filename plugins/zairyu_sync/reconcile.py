@@ -443,7 +443,7 @@ def _text(series: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.
     if _may_have_edge_space(text):
         text = pc.utf8_trim_whitespace(text)
     values = _value_bytes(text)
-    ascii_only = not _has_bytes_in(values, 0x80, 0xFF)
+    ascii_only = int(values.max(initial=0)) < 0x80
     if upper:
         if not ascii_only:
             normalized = pd.Series(_str_array(text)).str.normalize("NFKC")
@@ -484,13 +484,19 @@ def _may_have_edge_space(text: pa.Array) -> bool:
     """Whether a value starts or ends with a byte that may be whitespace.
 
     That is an ASCII space or control byte, or any byte of a multi-byte character (U+3000 and
-    the other non-ASCII spaces), so "no" means trimming would change nothing.
+    the other non-ASCII spaces), so "no" means trimming would change nothing. An empty value
+    reads its neighbours' edge bytes instead, which can only err towards "may".
     """
     offsets, data = _utf8_bytes(text)
-    starts, ends = offsets[:-1], offsets[1:]
-    filled = ends > starts
-    edges = np.concatenate([data[starts[filled]], data[ends[filled] - 1]])
-    return bool(((edges <= 0x20) | (edges >= 0x80)).any())
+    if len(data) == 0:
+        return False
+    for edge in (
+        np.take(data, offsets[:-1], mode="clip"),
+        np.take(data, offsets[1:] - 1, mode="clip"),
+    ):
+        if ((edge - np.uint8(0x21)) > np.uint8(0x7F - 0x21)).any():  # below "!" or above "~"
+            return True
+    return False
 
 
 def _has_bytes_in(data: np.ndarray, low: int, high: int) -> bool:

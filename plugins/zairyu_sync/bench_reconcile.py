@@ -471,6 +471,9 @@ def time_reconcile(inputs: ReconcileInputs, *, repeats: int = 3) -> dict[str, An
         ``employees`` (valid), ``timesheets``, ``applications``, ``isa_applications``,
         ``findings``, ``seconds`` (each run), ``best_seconds``, ``median_seconds``,
         ``employees_per_second`` (from the best run), ``median_employees_per_second``,
+        ``phases`` (each run's :attr:`~zairyu_sync.reconcile.ReconciliationResult.seconds`),
+        ``best_rules_seconds`` (the best run's rules phase),
+        ``rules_phase_employees_per_second`` (valid employees per second of it),
         ``rss_before_mb`` and ``peak_rss_mb`` (process high-water mark, MiB).
     """
     from zairyu_sync.reconcile import reconcile
@@ -480,6 +483,7 @@ def time_reconcile(inputs: ReconcileInputs, *, repeats: int = 3) -> dict[str, An
     receipts = pd.Series(list(inputs.erp_receipt_numbers), dtype="str", name="receipt_number")
     rss_before = peak_rss_mb()
     seconds: list[float] = []
+    phases: list[dict[str, float]] = []
     findings = 0
     for _ in range(max(1, repeats)):
         gc.collect()
@@ -495,10 +499,12 @@ def time_reconcile(inputs: ReconcileInputs, *, repeats: int = 3) -> dict[str, An
             erp_receipt_numbers=receipts,
         )
         seconds.append(_since(started))
+        phases.append(result.seconds)
         findings = len(result.discrepancies)
         del result
     valid = len(inputs.employees)
     best, median = min(seconds), statistics.median(seconds)
+    best_phases = phases[seconds.index(best)]
     return {
         "employees": valid,
         "timesheets": len(inputs.timesheets),
@@ -510,6 +516,11 @@ def time_reconcile(inputs: ReconcileInputs, *, repeats: int = 3) -> dict[str, An
         "median_seconds": round(median, 4),
         "employees_per_second": round(valid / best, 1) if best > 0 else 0.0,
         "median_employees_per_second": round(valid / median, 1) if median > 0 else 0.0,
+        "phases": [{name: round(value, 4) for name, value in call.items()} for call in phases],
+        "best_rules_seconds": round(best_phases.get("rules", 0.0), 4),
+        "rules_phase_employees_per_second": (
+            round(valid / best_phases["rules"], 1) if best_phases.get("rules") else 0.0
+        ),
         "rss_before_mb": round(rss_before, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }

@@ -91,6 +91,13 @@ def test_timing_report(base: ReconcileInputs) -> None:
     assert len(report["seconds"]) == 2
     assert report["findings"] == len(_findings(base))
     assert report["peak_rss_mb"] >= report["rss_before_mb"] > 0
+    assert [sorted(call) for call in report["phases"]] == [["inputs", "rules"]] * 2
+    best = report["phases"][report["seconds"].index(min(report["seconds"]))]
+    assert report["best_rules_seconds"] == best["rules"]
+    assert 0 < best["inputs"] + best["rules"] <= report["best_seconds"] + 1e-3
+    assert report["rules_phase_employees_per_second"] == pytest.approx(
+        len(base.employees) / best["rules"], rel=1e-3
+    )
 
 
 def test_threads_blocks_and_inputs_read_back_change_no_finding(

@@ -25,11 +25,13 @@ help:
 	@echo "make bench-targets  the benchmark at the sizes of docs/performance.md (PostgreSQL)"
 	@echo "make clean  remove .venv and .demo"
 
-# The virtualenv, installed from pyproject.toml ranges pinned by constraints.txt.
+# The virtualenv, installed from pyproject.toml ranges pinned by constraints.txt. Bytecode is
+# compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process (an Airflow task, a
+# test's subprocess) would otherwise compile each module it imports, seconds per process.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[dev]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import platform
 import re
 import resource
 import secrets
@@ -40,6 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from zairyu_sync import __version__
+from zairyu_sync.bench_machine import describe_machine
 from zairyu_sync.bench_naive import naive_reconcile
 from zairyu_sync.canonical import NO_FIXED_PERIOD
 from zairyu_sync.config import PolicySettings
@@ -265,6 +264,7 @@ def _run(
     output: Path | None,
     targets: TargetSizes | None = None,
 ) -> dict[str, Any]:
+    machine = describe_machine(calibrate=True)  # first, while nothing else ran in this process
     watch = _Stopwatch()
     sample = watch.measure(
         "generate_sample",
@@ -347,12 +347,7 @@ def _run(
         for engine in warehouses:
             engine.dispose()
     report: dict[str, Any] = {
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "pandas": pd.__version__,
-        },
+        "machine": machine,
         "parameters": {
             "employees": employees,
             "as_of": as_of.isoformat(),
@@ -636,7 +631,8 @@ def _to_sql_baseline(frames: _LoadFrames, work_dir: Path, watch: _Stopwatch) -> 
 
 def format_table(report: dict[str, Any]) -> str:
     """The stage table (stage, rows, seconds, rows/s, peak RSS) and the baseline ratios."""
-    lines = [f"{'stage':<20} {'rows':>10} {'seconds':>10} {'rows/s':>12} {'peak MiB':>9}"]
+    lines = [*_machine_lines(report.get("machine", {}))]
+    lines.append(f"{'stage':<20} {'rows':>10} {'seconds':>10} {'rows/s':>12} {'peak MiB':>9}")
     for stage in report["stages"]:
         lines.append(
             f"{stage['stage']:<20} {stage['rows']:>10,} {stage['seconds']:>10.3f} "
@@ -650,6 +646,21 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(f"{name}:")
         lines.extend(f"  {key}: {value}" for key, value in _headline(section).items())
     return "\n".join(lines)
+
+
+def _machine_lines(machine: dict[str, Any]) -> list[str]:
+    """The machine and its calibration, so a reader can tell a slow run from a slow machine."""
+    if not machine:
+        return []
+    lines = [f"machine: {machine.get('cpu_model')}, {machine.get('cpu_count')} CPUs"]
+    calibration = machine.get("calibration")
+    if calibration:
+        lines.append(
+            f"calibration: Python loop {calibration['python_loop_ns_per_item']} ns/item, "
+            f"fresh memory {calibration['fresh_memory_seconds_per_gib']} s/GiB, "
+            f"pyarrow hash {calibration['arrow_hash_ns_per_key']} ns/key"
+        )
+    return [*lines, ""]
 
 
 def _headline(section: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -29,7 +29,6 @@ import json
 import logging
 import multiprocessing
 import os
-import platform
 import random
 import re
 import secrets
@@ -52,6 +51,7 @@ import sqlalchemy as sa
 
 from zairyu_sync import __version__
 from zairyu_sync.bench import StageTiming, peak_rss_mb, postgres_schema as _bench_schema
+from zairyu_sync.bench_machine import describe_machine
 from zairyu_sync.canonical import ISA_APPLICATION_COLUMNS
 from zairyu_sync.config import PolicySettings
 from zairyu_sync.erp_sample import SampleErp, generate_sample, write_erp
@@ -276,15 +276,6 @@ class _Stopwatch:
     @property
     def seconds(self) -> float:
         return sum(stage.seconds for stage in self.stages)
-
-
-def _machine() -> dict[str, Any]:
-    return {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "pandas": pd.__version__,
-    }
 
 
 def _extracted_employees(summaries: Sequence[Mapping[str, Any]]) -> int:
@@ -641,7 +632,7 @@ def measure_national_scale(
                 },
             )
     report: dict[str, Any] = {
-        "machine": _machine(),
+        "machine": describe_machine(),
         "parameters": {
             "employees": employees,
             "base_employees": base_employees,
@@ -870,7 +861,7 @@ def measure_daily_incremental(
                 erp.dispose()
                 warehouse.dispose()
     report: dict[str, Any] = {
-        "machine": _machine(),
+        "machine": describe_machine(),
         "parameters": {
             "employees": employees,
             "shards": shards,

@@ -34,6 +34,13 @@ def test_benchmark_reports_every_stage(tmp_path: Path, as_of: date) -> None:
     assert set(written) == {"machine", "parameters", "stages", "baselines", "measured_at"}
     assert written["machine"]["cpu_count"] >= 1
     assert written["machine"]["python"].startswith("3.")
+    calibration = written["machine"]["calibration"]
+    assert set(calibration) == {
+        "python_loop_ns_per_item",
+        "fresh_memory_seconds_per_gib",
+        "arrow_hash_ns_per_key",
+    }
+    assert all(value > 0 for value in calibration.values())
     assert written["parameters"]["employees"] == 60
     assert written["parameters"]["as_of"] == "2026-11-25"
     assert written["parameters"]["postgres"] is False
@@ -65,7 +72,9 @@ def test_benchmark_reports_every_stage(tmp_path: Path, as_of: date) -> None:
     )
 
     table = format_table(report)
-    assert table.splitlines()[0].split() == ["stage", "rows", "seconds", "rows/s", "peak", "MiB"]
+    lines = table.splitlines()
+    assert lines[0].startswith("machine: ") and lines[1].startswith("calibration: Python loop ")
+    assert lines[3].split() == ["stage", "rows", "seconds", "rows/s", "peak", "MiB"]
     assert "reconcile" in table
     assert "baseline rules_row_by_row: naive/ours" in table
 

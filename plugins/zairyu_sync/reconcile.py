@@ -512,13 +512,13 @@ def _may_have_edge_space(text: pa.Array) -> bool:
         np.take(data, offsets[:-1], mode="clip"),
         np.take(data, offsets[1:] - 1, mode="clip"),
     ):
-        if ((edge - np.uint8(0x21)) > np.uint8(0x7F - 0x21)).any():  # below "!" or above "~"
+        if ((edge - np.uint8(0x21)) > np.uint8(0x7F - 0x21)).any():  # below "!" or above DEL
             return True
     return False
 
 
 def _has_bytes_in(data: np.ndarray, low: int, high: int) -> bool:
-    """Whether any byte lies in ``low..high`` (one pass, no copy beyond a boolean mask)."""
+    """Whether any byte lies in ``low..high`` (one vectorised pass over the bytes)."""
     return bool(((data - np.uint8(low)) <= np.uint8(high - low)).any())
 
 

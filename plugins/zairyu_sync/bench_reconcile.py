@@ -517,10 +517,8 @@ def time_reconcile(inputs: ReconcileInputs, *, repeats: int = 3) -> dict[str, An
         "employees_per_second": round(valid / best, 1) if best > 0 else 0.0,
         "median_employees_per_second": round(valid / median, 1) if median > 0 else 0.0,
         "phases": [{name: round(value, 4) for name, value in call.items()} for call in phases],
-        "best_rules_seconds": round(best_phases.get("rules", 0.0), 4),
-        "rules_phase_employees_per_second": (
-            round(valid / best_phases["rules"], 1) if best_phases.get("rules") else 0.0
-        ),
+        "best_rules_seconds": round(best_phases["rules"], 4),
+        "rules_phase_employees_per_second": round(valid / best_phases["rules"], 1),
         "rss_before_mb": round(rss_before, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }

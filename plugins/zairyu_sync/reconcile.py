@@ -455,9 +455,7 @@ def _text(series: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.
     as an ERP mostly holds, is not copied again.
     """
     given = _arrow_text(series)  # one chunk: taking rows then never concatenates chunks
-    text = given.combine_chunks() if given.num_chunks > 1 else given
-    if not isinstance(text, pa.Array):
-        text = text.chunk(0) if text.num_chunks else pa.array([], type=pa.large_string())
+    text = given.chunk(0) if given.num_chunks == 1 else given.combine_chunks()
     if _may_have_edge_space(text):
         text = pc.utf8_trim_whitespace(text)
     values = _value_bytes(text)

@@ -58,6 +58,14 @@ _CARD_COLUMNS = {
 }
 _RECEIPT_COLUMNS = ("applications", "quarantine", "isa_applications")
 _EMPLOYEE_ID_COLUMNS = ("employees", "applications", "timesheets", "quarantine")
+#: The key a run's frames come ordered by: the extracts order by employee id (and then by date
+#: or receipt number, which the copies keep), the ISA sync orders by receipt number.
+_RUN_ORDER = {
+    "employees": "employee_id",
+    "applications": "employee_id",
+    "timesheets": "employee_id",
+    "isa_applications": "receipt_number",
+}
 _CARD_DIGIT_STEP = 7_919_333  # shifts a card number's 8 digits per copy (mod 10**8)
 _PART_TIME_HOURS = (0.0, 0.0, 0.0, 0.0, 3.0, 4.0, 5.0)
 
@@ -267,7 +275,8 @@ def tile_inputs(base: ReconcileInputs, employees: int) -> ReconcileInputs:
     Copy 0 is ``base`` unchanged; copy ``k`` appends ``-k`` (two digits) to employee ids and
     receipt numbers and shifts the digits of residence card numbers. The last copy keeps only
     the first employees it needs with their applications and timesheets, its quarantine, and
-    the ISA applications of those applications plus the ones its ERP never recorded.
+    the ISA applications of those applications plus the ones its ERP never recorded. The tiled
+    frames come in the order a run's do (:data:`_RUN_ORDER`), not copy after copy.
 
     Args:
         base: the inputs to tile.
@@ -304,6 +313,8 @@ def tile_inputs(base: ReconcileInputs, employees: int) -> ReconcileInputs:
             parts[name].append(frame)
         receipts.extend(copy_receipts.tolist())
     tiled = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+    for name, key in _RUN_ORDER.items():
+        tiled[name] = tiled[name].sort_values(key, kind="stable", ignore_index=True)
     return ReconcileInputs(
         employees=tiled["employees"],
         applications=tiled["applications"],

@@ -19,8 +19,10 @@ An evaluator returns its findings as a frame (``employee_id``, ``receipt_number`
 Details are English, and carry no names or birth dates; card numbers are masked.
 
 Speed: text stays pyarrow-backed (``str`` dtype) instead of Python objects, findings included
-(ADR 0011); joins and membership tests are pyarrow hash look-ups; columns no rule reads (names,
-birth dates) are never touched; details, ids and owners are built for the rows that hit only.
+(ADR 0011); joins and membership tests are pyarrow hash look-ups, except where both sides come
+in id order, as the extracts give employees, applications and timesheets: those ids are found
+by binary search on fixed-width bytes (ADR 0012); columns no rule reads (names, birth dates)
+are never touched; details, ids and owners are built for the rows that hit only.
 Where input allows a shortcut (plain ``YYYY-MM-DD`` text, ASCII card numbers, hours whose sums
 are exact in float64, receipt numbers without surrounding whitespace) it is taken, otherwise the
 plain pandas/Python code runs, so results are the same either way. Timesheet ids are looked up
@@ -787,12 +789,17 @@ def _isa_normaliser(column: str) -> Callable[[pd.Series], pd.Series]:
 def _unique_rows(ids: pa.ChunkedArray, wanted: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose id no other row has, and the row among those of each wanted id.
 
-    One dictionary encoding of both columns answers both (a duplicate check and a join).
+    Ids and wanted ids in order (the extracts give employees and their applications in
+    employee-id order) are merged by :func:`_unique_rows_in_order`; else one dictionary encoding
+    of both columns answers both (a duplicate check and a join).
 
     Returns:
         Whether each of ``ids`` is unique there, and for each of ``wanted`` its position among
         the unique ids (-1 when absent or missing).
     """
+    in_order = _unique_rows_in_order(ids, wanted)
+    if in_order is not None:
+        return in_order
     count = len(ids)
     both = pa.chunked_array([*ids.chunks, *wanted.chunks], type=pa.large_string())
     encoded = pc.dictionary_encode(both.combine_chunks())
@@ -806,6 +813,106 @@ def _unique_rows(ids: pa.ChunkedArray, wanted: pa.ChunkedArray) -> tuple[np.ndar
     kept = own[single]
     row_of_code[kept] = np.arange(len(kept))
     return single, row_of_code[codes[count:]]
+
+
+def _unique_rows_in_order(
+    ids: pa.ChunkedArray, wanted: pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_unique_rows` of present ids in order and wanted ids in order; else None.
+
+    Repeated ids are then neighbours, and the wanted ids are found by binary search among the
+    unique ones (:func:`_sorted_positions`).
+    """
+    own = ids.combine_chunks()
+    sought = wanted.combine_chunks()
+    if own.null_count or not (_in_order(own) and _in_order(sought)):
+        return None
+    keys = _fixed_width(own, sought)
+    if keys is None:
+        return None
+    own_keys, sought_keys = keys
+    single = np.ones(len(own_keys), dtype=bool)
+    repeated = own_keys[1:] == own_keys[:-1]
+    single[1:] &= ~repeated
+    single[:-1] &= ~repeated
+    return single, _sorted_positions(sought_keys, own_keys[single], sought)
+
+
+def _index_in(keys: pa.Array | pa.ChunkedArray, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each key's position among ``values`` (-1 when absent or missing), as ``pc.index_in``.
+
+    Keys in order among present values strictly in order (ids as the extracts order them)
+    are found by binary search (:func:`_sorted_positions`), others by a hash look-up.
+    """
+    sought, among = (
+        text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        for text in (keys, values)
+    )
+    if not among.null_count and _in_order(among, strictly=True) and _in_order(sought):
+        fixed = _fixed_width(sought, among)
+        if fixed is not None:
+            return _sorted_positions(fixed[0], fixed[1], sought)
+    looked_up = pc.index_in(sought, value_set=among).fill_null(-1)
+    positions: np.ndarray = looked_up.to_numpy(zero_copy_only=False).astype(np.int64)
+    return positions
+
+
+def _in_order(text: pa.Array, *, strictly: bool = False) -> bool:
+    """Whether the values come in (byte, i.e. code point) order, or strictly so.
+
+    Only neighbours that are both present are compared.
+    """
+    if len(text) < 2:
+        return True
+    before = pc.less if strictly else pc.less_equal
+    neighbours = before(text.slice(0, len(text) - 1), text.slice(1))
+    return bool(pc.all(neighbours, min_count=0).as_py())
+
+
+#: Longest text (bytes) that :func:`_fixed_width` pads.
+_FIXED_KEY_BYTES: Final = 64
+
+
+def _fixed_width(*texts: pa.Array) -> tuple[np.ndarray, ...] | None:
+    """Each text array as NUL-padded bytes of one width (numpy ``S``), missing values empty.
+
+    They compare, equal and order as the text does when every value is ASCII without NUL
+    (padding then cannot make two values alike, and byte order is code point order), so
+    anything else gives None, as does text longer than :data:`_FIXED_KEY_BYTES`.
+    """
+    width = 1
+    for text in texts:
+        offsets, _ = _utf8_bytes(text)
+        values = _value_bytes(text)
+        if len(values) and (int(values.max()) >= 0x80 or not values.all()):  # not ASCII, NUL
+            return None
+        if len(text):
+            width = max(width, int(np.diff(offsets).max()))
+    if width > _FIXED_KEY_BYTES:
+        return None
+    return tuple(
+        _value_bytes(pc.utf8_rpad(text.fill_null(""), width=width, padding="\x00")).view(
+            f"S{width}"
+        )
+        for text in texts
+    )
+
+
+def _sorted_positions(keys: np.ndarray, values: np.ndarray, text: pa.Array) -> np.ndarray:
+    """Position of each fixed-width key among strictly increasing ``values`` (-1 if absent).
+
+    ``text`` is the keys' text: where it is missing the position is -1. Any keys give the
+    right answer; keys in order make the search walk memory forwards, which is what makes it
+    faster than a hash look-up (unordered keys can be slower than one).
+    """
+    if not len(values):
+        return np.full(len(keys), -1, dtype=np.int64)
+    at = np.searchsorted(values, keys)
+    found = values[np.minimum(at, len(values) - 1)] == keys
+    if text.null_count:
+        found &= text.is_valid().to_numpy(zero_copy_only=False)
+    positions: np.ndarray = np.where(found, at, -1).astype(np.int64)
+    return positions
 
 
 def _timesheets(timesheets: pd.DataFrame | None) -> pd.DataFrame:
@@ -882,7 +989,9 @@ def _run_positions(ids: pa.ChunkedArray, wanted: pa.Array) -> np.ndarray:
     return np.repeat(at_head, np.diff(np.r_[heads, len(ids)]))
 
 
-def _runs(ids: pa.ChunkedArray, wanted: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _runs(
+    ids: pa.ChunkedArray, wanted: pa.Array | pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray]:
     """The first row of each run of equal ids, and the run's stripped id's position in ``wanted``.
 
     Positions are -1 where the id is not wanted (or missing).
@@ -894,9 +1003,7 @@ def _runs(ids: pa.ChunkedArray, wanted: pa.Array) -> tuple[np.ndarray, np.ndarra
         starts[1:] = changed.to_numpy(zero_copy_only=False)
     heads = np.flatnonzero(starts)
     stripped = pc.utf8_trim_whitespace(ids.filter(pa.array(starts)))
-    looked_up = pc.index_in(stripped, value_set=wanted).fill_null(-1)
-    at_head = looked_up.to_numpy(zero_copy_only=False).astype(np.int64)
-    return heads, at_head
+    return heads, _index_in(stripped, wanted)
 
 
 def _with_coverage(

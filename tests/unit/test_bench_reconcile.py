@@ -85,6 +85,43 @@ def test_a_partial_copy_gives_exactly_the_employees_asked_for(base: ReconcileInp
     assert set(tiled.timesheets["employee_id"]) <= ids
 
 
+def test_tiled_frames_come_in_a_runs_order_and_are_searched_not_hashed(
+    base: ReconcileInputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the extracts and the ISA sync order them; out of order, the findings are the same."""
+    tiled = tile_inputs(base, 3 * len(base.employees))
+    for name, key in [
+        ("employees", "employee_id"),
+        ("applications", "employee_id"),
+        ("timesheets", "employee_id"),
+        ("isa_applications", "receipt_number"),
+    ]:
+        values = tiled.frames()[name][key]
+        assert values.is_monotonic_increasing, name
+    searched = reconcile_module._unique_rows_in_order
+    answers: list[object] = []
+
+    def spy(*args: object) -> object:
+        answers.append(searched(*args))  # type: ignore[arg-type]
+        return answers[-1]
+
+    monkeypatch.setattr(reconcile_module, "_unique_rows_in_order", spy)
+    in_order = _findings(tiled, threads=1)  # one thread: the roster is prepared first
+    assert answers[0] is not None  # the roster: employees and their applications searched
+    frames = {
+        name: frame.sample(frac=1.0, random_state=3) for name, frame in tiled.frames().items()
+    }
+    frames["quarantine"] = tiled.quarantine  # its order is the row order its details list
+    shuffled = ReconcileInputs(
+        **frames,
+        erp_receipt_numbers=tiled.erp_receipt_numbers,
+        as_of=tiled.as_of,
+    )
+    answers.clear()
+    pd.testing.assert_frame_equal(_findings(shuffled, threads=1), in_order)
+    assert answers and all(answer is None for answer in answers)  # hashed instead
+
+
 def test_timing_report(base: ReconcileInputs) -> None:
     report = time_reconcile(base, repeats=2)
     assert report["employees"] == len(base.employees)

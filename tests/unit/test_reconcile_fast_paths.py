@@ -45,8 +45,10 @@ from zairyu_sync.reconcile import (
     _dates,
     _discrepancy_ids,
     _exact_sums,
+    _fixed_width,
     _held_by_erp,
     _in_report_order,
+    _index_in,
     _iso,
     _month_after_end,
     _positions,
@@ -59,6 +61,7 @@ from zairyu_sync.reconcile import (
     _text,
     _text_codes,
     _unique_rows,
+    _unique_rows_in_order,
     reconcile,
     special_period_end,
 )
@@ -408,6 +411,84 @@ def test_unique_rows_equal_drop_duplicates_and_a_join(
     assert employees[single].tolist() == unique.tolist()
     expected = [unique.tolist().index(i) if i in unique.tolist() else -1 for i in application_ids]
     assert rows.tolist() == expected
+
+
+#: Ids as an ERP may hold them: prefixes of one another, digits, punctuation, a space inside.
+ordered_ids = st.sampled_from(["", "E1", "E10", "E1-01", "E2", "E9", "F", "E1 x", "a", "~"])
+#: Text the fixed-width keys must decline: non-ASCII, NUL, longer than they pad.
+awkward_ids = st.sampled_from(["É1", "E1\x00", "E1\u3000", "E" * 65])
+
+
+def _hash_path(ids: pa.ChunkedArray, wanted: pa.ChunkedArray) -> tuple[list[bool], list[int]]:
+    """:func:`_unique_rows` with the rows shuffled out of order (the dictionary path)."""
+    order = np.arange(len(ids))[::-1]
+    single, rows = _unique_rows(ids.take(pa.array(order)), wanted)
+    back = np.argsort(order)
+    unique_positions = np.cumsum(single) - 1  # shuffled unique row -> its position there
+    kept = np.flatnonzero(single[back])  # unique rows in the given order
+    position_of = {int(unique_positions[back][row]): i for i, row in enumerate(kept)}
+    return single[back].tolist(), [position_of.get(int(row), -1) for row in rows]
+
+
+@FAST
+@given(
+    st.lists(ordered_ids, max_size=15),
+    st.lists(st.one_of(st.none(), ordered_ids, awkward_ids), max_size=12),
+    st.booleans(),
+)
+def test_unique_rows_in_order_equal_the_dictionary_path(
+    given_ids: list[str], wanted_ids: list[str | None], awkward: bool
+) -> None:
+    """Ids in order are searched, not hashed: same rows kept, same positions."""
+    ordered = sorted(given_ids) + (["É9"] if awkward else [])
+    ids = _arrow_text(pd.Series(ordered, dtype="str"))
+    wanted = _arrow_text(
+        pd.Series(sorted(wanted_ids, key=lambda i: (i is not None, i)), dtype="str")
+    )
+    in_order = _unique_rows_in_order(ids, wanted)
+    searchable = not awkward and not any(
+        i is not None and (not i.isascii() or "\x00" in i or len(i) > 64) for i in wanted_ids
+    )
+    assert (in_order is not None) == searchable  # the search ran wherever it may
+    single, rows = _unique_rows(ids, wanted)
+    expected_single, expected_rows = _hash_path(ids, wanted)
+    assert single.tolist() == expected_single
+    assert rows.tolist() == expected_rows
+    unique = [i for i in ordered if ordered.count(i) == 1]
+    assert rows.tolist() == [unique.index(i) if i in unique else -1 for i in wanted.to_pylist()]
+
+
+@FAST
+@given(
+    st.lists(st.one_of(st.none(), ordered_ids, awkward_ids), max_size=15),
+    st.lists(st.one_of(ordered_ids, awkward_ids), max_size=10, unique=True),
+    st.booleans(),
+)
+def test_index_in_equals_pyarrow(keys: list[str | None], values: list[str], in_order: bool) -> None:
+    """Sorted look-ups answer as ``pc.index_in``, whatever order or text they are given."""
+    if in_order:
+        keys = sorted(keys, key=lambda key: (key is not None, key))
+        values = sorted(values)
+    key_array = pa.chunked_array([pa.array(keys, type=pa.large_string())])
+    value_array = pa.array(values, type=pa.large_string())
+    expected = pc.index_in(key_array, value_set=value_array).fill_null(-1)
+    assert _index_in(key_array, value_array).tolist() == expected.to_pylist()
+
+
+@FAST
+@given(st.lists(st.one_of(ordered_ids, st.text(alphabet=string.printable, max_size=6))))
+def test_fixed_width_keys_order_and_equal_as_the_text(values: list[str]) -> None:
+    text = pa.array(values, type=pa.large_string())
+    (keys,) = _fixed_width(text) or (None,)
+    assert keys is not None  # printable ASCII has no NUL
+    assert [values[i] for i in np.argsort(keys, kind="stable")] == sorted(values)
+    assert (keys[:, None] == keys[None, :]).tolist() == [[a == b for b in values] for a in values]
+
+
+def test_fixed_width_keys_decline_text_they_cannot_pad_faithfully() -> None:
+    for awkward in ["É1", "E1\x00", "E1\u3000", "E" * 65]:
+        assert _fixed_width(pa.array(["E1", awkward], type=pa.large_string())) is None
+    assert _fixed_width(pa.array(["E" * 64, None], type=pa.large_string())) is not None
 
 
 text_values = st.one_of(

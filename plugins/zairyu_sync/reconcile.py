@@ -790,8 +790,8 @@ def _unique_rows(ids: pa.ChunkedArray, wanted: pa.ChunkedArray) -> tuple[np.ndar
     """Rows whose id no other row has, and the row among those of each wanted id.
 
     Ids and wanted ids in order (the extracts give employees and their applications in
-    employee-id order) are merged by :func:`_unique_rows_in_order`; else one dictionary encoding
-    of both columns answers both (a duplicate check and a join).
+    employee-id order) are searched by :func:`_unique_rows_in_order`; else one dictionary
+    encoding of both columns answers both (a duplicate check and a join).
 
     Returns:
         Whether each of ``ids`` is unique there, and for each of ``wanted`` its position among
@@ -878,10 +878,13 @@ def _fixed_width(*texts: pa.Array) -> tuple[np.ndarray, ...] | None:
 
     They compare, equal and order as the text does when every value is ASCII without NUL
     (padding then cannot make two values alike, and byte order is code point order), so
-    anything else gives None, as does text longer than :data:`_FIXED_KEY_BYTES`.
+    anything else gives None, as does text longer than :data:`_FIXED_KEY_BYTES` or text that
+    is not ``large_string`` (whose offsets :func:`_utf8_bytes` reads).
     """
     width = 1
     for text in texts:
+        if text.type != pa.large_string():
+            return None
         offsets, _ = _utf8_bytes(text)
         values = _value_bytes(text)
         if len(values) and (int(values.max()) >= 0x80 or not values.all()):  # not ASCII, NUL

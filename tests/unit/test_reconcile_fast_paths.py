@@ -489,6 +489,7 @@ def test_fixed_width_keys_decline_text_they_cannot_pad_faithfully() -> None:
     for awkward in ["É1", "E1\x00", "E1\u3000", "E" * 65]:
         assert _fixed_width(pa.array(["E1", awkward], type=pa.large_string())) is None
     assert _fixed_width(pa.array(["E" * 64, None], type=pa.large_string())) is not None
+    assert _fixed_width(pa.array(["E1", "E2"], type=pa.string())) is None  # 32-bit offsets
 
 
 text_values = st.one_of(

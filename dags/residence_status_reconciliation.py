@@ -42,9 +42,11 @@ def _run_context() -> Any:
     """The run's context (run key, as-of date, run directory) from the Airflow task context."""
     from airflow.sdk import get_current_context
 
+    from zairyu_sync.arrow_memory import use_data_stage_memory_pool
     from zairyu_sync.runs import make_run_context
     from zairyu_sync.schedule import as_of_date
 
+    use_data_stage_memory_pool()  # every task that reads or writes the run's frames gets here
     context = get_current_context()
     interval_end = context.get("data_interval_end") or context["dag_run"].run_after
     return make_run_context(

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from zairyu_sync import __version__
 from zairyu_sync.bench_machine import describe_machine
 from zairyu_sync.bench_naive import naive_reconcile
+from zairyu_sync.bench_pairs import LoadFrames, prepare_warehouse, time_pairs
 from zairyu_sync.canonical import NO_FIXED_PERIOD
 from zairyu_sync.config import PolicySettings
 from zairyu_sync.erp_sample import SampleErp, generate_sample, write_erp
@@ -47,18 +48,11 @@ from zairyu_sync.extract import extract_snapshot
 from zairyu_sync.immigration.client import HttpImmigrationClient
 from zairyu_sync.immigration.simulator import FaultSettings, SimulatorDataset, SimulatorServer
 from zairyu_sync.immigration.sync import fetch_isa_applications
-from zairyu_sync.load import (
-    RunRecord,
-    apply_migrations,
-    load_reference_data,
-    load_run,
-    warehouse_engine,
-)
+from zairyu_sync.load import warehouse_engine
 from zairyu_sync.pipeline import receipt_numbers
 from zairyu_sync.reconcile import reconcile
 from zairyu_sync.routing import load_routing
 from zairyu_sync.rules import load_catalog
-from zairyu_sync.statuses import load_statuses
 from zairyu_sync.validate import validate_snapshot
 
 if TYPE_CHECKING:
@@ -228,6 +222,7 @@ def run_benchmark(
     seed: int = 7,
     work_dir: Path | None = None,
     targets: TargetSizes | None = None,
+    baseline_pairs: int = 3,
 ) -> dict[str, Any]:
     """Run the stage benchmark once.
 
@@ -242,17 +237,24 @@ def run_benchmark(
         work_dir: where the SQLite ERP and DuckDB warehouse go (default: a temporary directory,
             removed afterwards).
         targets: target-scale measurements to run after the stages (none by default).
+        baseline_pairs: pairs of fresh interpreters that time the rules and the load against
+            their naive baselines again (:mod:`zairyu_sync.bench_pairs`); 0 skips them.
 
     Returns:
         ``{"machine", "parameters", "stages", "baselines"}``; every stage has ``stage``,
         ``rows``, ``seconds``, ``rows_per_second`` and ``peak_rss_mb``.
+
+    Raises:
+        ValueError: a roster too small for the seeded scenarios, or negative ``baseline_pairs``.
     """
+    if baseline_pairs < 0:
+        raise ValueError(f"baseline_pairs must not be negative, got {baseline_pairs}")
     day = as_of or date(2026, 11, 25)
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
-        return _run(employees, day, seed, work_dir, postgres_url, output, targets)
+        return _run(employees, day, seed, work_dir, postgres_url, output, targets, baseline_pairs)
     with tempfile.TemporaryDirectory(prefix="zairyu-bench-") as tmp:
-        return _run(employees, day, seed, Path(tmp), postgres_url, output, targets)
+        return _run(employees, day, seed, Path(tmp), postgres_url, output, targets, baseline_pairs)
 
 
 def _run(
@@ -262,7 +264,8 @@ def _run(
     work_dir: Path,
     postgres_url: str | None,
     output: Path | None,
-    targets: TargetSizes | None = None,
+    targets: TargetSizes | None,
+    baseline_pairs: int,
 ) -> dict[str, Any]:
     machine = describe_machine(calibrate=True)  # first, while nothing else ran in this process
     watch = _Stopwatch()
@@ -322,16 +325,14 @@ def _run(
             lambda _: len(outcome.employees),
             lambda: rule_inputs.evaluate(reconcile, policy=policy),
         )
-        frames = _LoadFrames(
-            result.discrepancies, outcome.quarantine, outcome.employees, isa, as_of, api_calls
-        )
+        frames = LoadFrames(result.discrepancies, outcome.quarantine, outcome.employees, isa, as_of)
         duckdb = warehouse_engine(f"duckdb:///{work_dir / 'warehouse.duckdb'}")
-        _prepare_warehouse(duckdb)
+        prepare_warehouse(duckdb)
         watch.measure("load_duckdb", lambda _: frames.rows, lambda: frames.load(duckdb))
         warehouses = [duckdb]
         if pg_url is not None:
             pg_warehouse = warehouse_engine(pg_url)
-            _prepare_warehouse(pg_warehouse)
+            prepare_warehouse(pg_warehouse)
             watch.measure("load_postgres", lambda _: frames.rows, lambda: frames.load(pg_warehouse))
             warehouses.append(pg_warehouse)
         digests = watch.measure(
@@ -346,6 +347,8 @@ def _run(
         baselines["to_sql"] = _to_sql_baseline(frames, work_dir, watch)
         for engine in warehouses:
             engine.dispose()
+    if baseline_pairs:
+        _time_baseline_pairs(baselines, rule_inputs, frames, work_dir / "pairs", baseline_pairs)
     report: dict[str, Any] = {
         "machine": machine,
         "parameters": {
@@ -369,6 +372,27 @@ def _run(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def _time_baseline_pairs(
+    baselines: dict[str, Any],
+    rule_inputs: ReconcileInputs,
+    frames: LoadFrames,
+    directory: Path,
+    pairs: int,
+) -> None:
+    """Add ``fresh_processes`` to the rules and ``to_sql`` baselines (ADR 0013).
+
+    The same inputs the stages got, saved as the run's files, then timed pair by pair in fresh
+    interpreters (:func:`~zairyu_sync.bench_pairs.time_pairs`).
+    """
+    from zairyu_sync.bench_reconcile import save_task_inputs
+
+    save_task_inputs(rule_inputs, directory / "rules")
+    frames.save(directory / "load")
+    rules = baselines["rules_row_by_row"]
+    rules["fresh_processes"] = time_pairs("rules", directory / "rules", pairs=pairs)
+    baselines["to_sql"]["fresh_processes"] = time_pairs("load", directory / "load", pairs=pairs)
 
 
 def _total(counts: dict[str, int]) -> int:
@@ -444,52 +468,6 @@ def _client(base_url: str) -> HttpImmigrationClient:
         max_requests_per_second=1_000_000.0,
         max_total_seconds=None,
     )
-
-
-@dataclass(frozen=True)
-class _LoadFrames:
-    discrepancies: pd.DataFrame
-    quarantine: pd.DataFrame
-    employees: pd.DataFrame
-    isa: pd.DataFrame
-    as_of: date
-    api_calls: int
-
-    @property
-    def run_key(self) -> str:
-        return f"bench/{self.as_of.isoformat()}"
-
-    @property
-    def rows(self) -> int:
-        return len(self.discrepancies) + len(self.quarantine) + len(self.employees) + len(self.isa)
-
-    def load(self, engine: sa.Engine) -> Any:
-        now = datetime.now(UTC)
-        record = RunRecord(
-            run_key=self.run_key,
-            dag_run_id="bench",
-            logical_date=now,
-            as_of=self.as_of,
-            started_at=now,
-            finished_at=now,
-            status="success",
-            counts={"valid": len(self.employees), "reconciled": len(self.employees)},
-            code_version=__version__,
-            rule_catalog_version=load_catalog().version,
-        )
-        return load_run(
-            engine,
-            record,
-            self.discrepancies,
-            self.quarantine,
-            employees=self.employees,
-            isa_applications=self.isa,
-        )
-
-
-def _prepare_warehouse(engine: sa.Engine) -> None:
-    apply_migrations(engine)
-    load_reference_data(engine, load_catalog(), load_statuses())
 
 
 def _plan(engine: sa.Engine, run_key: str, as_of: date) -> list[Any]:
@@ -606,18 +584,11 @@ def _row_date(value: object) -> date | None:
         return None
 
 
-def _to_sql_baseline(frames: _LoadFrames, work_dir: Path, watch: _Stopwatch) -> dict[str, Any]:
+def _to_sql_baseline(frames: LoadFrames, work_dir: Path, watch: _Stopwatch) -> dict[str, Any]:
     """``DataFrame.to_sql`` of the same four frames into a fresh DuckDB file (no upsert logic)."""
     engine = sa.create_engine(f"duckdb:///{work_dir / 'to_sql.duckdb'}")
     started = time.perf_counter()
-    with engine.begin() as conn:
-        for name, frame in (
-            ("discrepancies", frames.discrepancies),
-            ("quarantine", frames.quarantine),
-            ("employee_snapshots", frames.employees),
-            ("isa_application_statuses", frames.isa),
-        ):
-            frame.to_sql(name, conn, index=False, if_exists="replace", chunksize=10_000)
+    frames.to_sql(engine)
     seconds = time.perf_counter() - started
     engine.dispose()
     ours = next(stage.seconds for stage in watch.stages if stage.stage == "load_duckdb")
@@ -640,7 +611,14 @@ def format_table(report: dict[str, Any]) -> str:
         )
     lines.append("")
     for name, baseline in report["baselines"].items():
-        lines.append(f"baseline {name}: naive/ours = {baseline.get('ratio')}")
+        line = f"baseline {name}: naive/ours = {baseline.get('ratio')}"
+        fresh = baseline.get("fresh_processes")
+        if fresh:
+            line += (
+                f" (in this process); {fresh['ratio']} in fresh processes "
+                f"(median of {len(fresh['pairs'])} pairs)"
+            )
+        lines.append(line)
     for name, section in report.get("targets", {}).items():
         lines.append("")
         lines.append(f"{name}:")

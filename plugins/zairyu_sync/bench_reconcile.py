@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from zairyu_sync.arrow_memory import use_data_stage_memory_pool
 from zairyu_sync.bench import peak_rss_mb
 from zairyu_sync.config import PolicySettings
 
@@ -608,6 +609,7 @@ def _time_in_a_fresh_process(task_dir: Path, repeats: int) -> dict[str, Any]:
 def _child_main(argv: list[str]) -> None:
     """``python -m zairyu_sync.bench_reconcile TASK_DIR REPEATS``: time, write ``timing.json``."""
     task_dir = Path(argv[0])
+    use_data_stage_memory_pool()  # as the DAG's reconcile task does
     report = time_reconcile(load_task_inputs(task_dir), repeats=int(argv[1]))
     (task_dir / "timing.json").write_text(json.dumps(report), encoding="utf-8")
 

@@ -50,6 +50,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from zairyu_sync import __version__
+from zairyu_sync.arrow_memory import use_data_stage_memory_pool
 from zairyu_sync.bench import StageTiming, peak_rss_mb, postgres_schema as _bench_schema
 from zairyu_sync.bench_machine import describe_machine
 from zairyu_sync.canonical import ISA_APPLICATION_COLUMNS
@@ -339,6 +340,7 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_start(root: str, as_of: str, erp_url: str) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    use_data_stage_memory_pool()  # as every DAG task does
     _WORKER["ctx"] = _context(Path(root), date.fromisoformat(as_of))
     _WORKER["erp"] = sa.create_engine(erp_url)
     _WORKER["policy"] = PolicySettings()
@@ -693,6 +695,7 @@ def _child_main(argv: Sequence[str]) -> None:
     Stage and shard progress (counts and timings only) is logged to stderr.
     """
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    use_data_stage_memory_pool()  # as every DAG task does
     for name in (log.name, "zairyu_sync.pipeline"):
         logging.getLogger(name).setLevel(logging.INFO)
     arguments = json.loads(Path(argv[0]).read_text(encoding="utf-8"))

@@ -248,7 +248,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise ZairyuSyncError("--national-employees and --daily-employees need --postgres-url")
     try:
         report = run_benchmark(
-            args.employees, output=args.output, postgres_url=args.postgres_url, targets=sizes
+            args.employees,
+            output=args.output,
+            postgres_url=args.postgres_url,
+            targets=sizes,
+            baseline_pairs=args.baseline_pairs,
         )
     except ValueError as exc:
         raise ZairyuSyncError(str(exc)) from exc
@@ -343,6 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="also extract from and load into PostgreSQL (throwaway schema, dropped afterwards)",
     )
+    bench.add_argument(
+        "--baseline-pairs",
+        type=int,
+        default=3,
+        metavar="N",
+        help="time the rules and the load against their naive baselines again, N pairs of "
+        "fresh processes (3; 0 skips them)",
+    )
     targets = bench.add_argument_group(
         "targets", "measurements at target scale (each skipped unless its size is given)"
     )
@@ -398,6 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that run data stages in this process: they get the stages' memory pool (ADR 0014).
+_DATA_COMMANDS = frozenset({"demo", "reconcile", "bench"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``zairyu-sync`` console script."""
     parser = build_parser()
@@ -406,6 +422,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command in _DATA_COMMANDS:
+        from zairyu_sync.arrow_memory import use_data_stage_memory_pool
+
+        use_data_stage_memory_pool()
     try:
         return int(args.handler(args))
     except ZairyuSyncError as exc:

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from zairyu_sync import bench_pairs
 from zairyu_sync.bench import format_table, run_benchmark
 from zairyu_sync.rules import load_catalog
 
 pytestmark = pytest.mark.unit
+
+#: Which side each fresh-process pair ran first: they alternate, the naive side first.
+SIDES_FIRST = {
+    "rules_row_by_row": ("naive_reconcile", "reconcile"),
+    "to_sql": ("to_sql", "load_run"),
+}
 
 STAGES = [
     "generate_sample",
@@ -27,7 +34,9 @@ STAGES = [
 
 def test_benchmark_reports_every_stage(tmp_path: Path, as_of: date) -> None:
     output = tmp_path / "bench" / "results.json"
-    report = run_benchmark(60, output=output, as_of=as_of, work_dir=tmp_path / "work")
+    report = run_benchmark(
+        60, output=output, as_of=as_of, work_dir=tmp_path / "work", baseline_pairs=2
+    )
 
     written = json.loads(output.read_text(encoding="utf-8"))
     assert written == json.loads(json.dumps(report))
@@ -70,6 +79,18 @@ def test_benchmark_reports_every_stage(tmp_path: Path, as_of: date) -> None:
     assert written["baselines"]["to_sql"]["rows"] == next(
         s["rows"] for s in written["stages"] if s["stage"] == "load_duckdb"
     )
+    for name, output_count in (
+        ("rules_row_by_row", rules["findings"]),
+        ("to_sql", written["baselines"]["to_sql"]["rows"]),
+    ):
+        fresh = written["baselines"][name]["fresh_processes"]
+        assert fresh["output"] == output_count, name
+        assert [pair["first"] for pair in fresh["pairs"]] == list(SIDES_FIRST[name]), name
+        assert all(
+            pair["naive_seconds"] > 0 and pair["ours_seconds"] > 0 for pair in fresh["pairs"]
+        )
+        ratios = sorted(pair["ratio"] for pair in fresh["pairs"])
+        assert fresh["ratio"] == round((ratios[0] + ratios[1]) / 2, 2), name
 
     table = format_table(report)
     lines = table.splitlines()
@@ -77,6 +98,35 @@ def test_benchmark_reports_every_stage(tmp_path: Path, as_of: date) -> None:
     assert lines[3].split() == ["stage", "rows", "seconds", "rows/s", "peak", "MiB"]
     assert "reconcile" in table
     assert "baseline rules_row_by_row: naive/ours" in table
+    assert "in fresh processes (median of 2 pairs)" in table
+    assert "three_conditions_row_by_row: naive/ours" in table
+
+
+def test_benchmark_refuses_negative_baseline_pairs(tmp_path: Path, as_of: date) -> None:
+    with pytest.raises(ValueError, match="baseline_pairs"):
+        run_benchmark(60, as_of=as_of, work_dir=tmp_path, baseline_pairs=-1)
+
+
+def test_pairs_refuse_sides_that_disagree(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seconds = {"naive_reconcile": 2.0, "reconcile": 0.1}
+    digests = {"naive_reconcile": "a", "reconcile": "b"}
+
+    def fake_child(side: str, inputs_dir: Path) -> dict[str, object]:
+        return {"seconds": seconds[side], "output_count": 1, "output_digest": digests[side]}
+
+    monkeypatch.setattr(bench_pairs, "_time_in_a_fresh_process", fake_child)
+    with pytest.raises(RuntimeError, match="different outputs"):
+        bench_pairs.time_pairs("rules", tmp_path, pairs=1)
+    digests["reconcile"] = "a"
+    report = bench_pairs.time_pairs("rules", tmp_path, pairs=3)
+    assert [pair["first"] for pair in report["pairs"]] == [
+        "naive_reconcile",
+        "reconcile",
+        "naive_reconcile",
+    ]
+    assert report["ratio"] == 20.0
+    with pytest.raises(ValueError, match="at least 1"):
+        bench_pairs.time_pairs("rules", tmp_path, pairs=0)
 
 
 def test_benchmark_refuses_too_small_roster(tmp_path: Path, as_of: date) -> None:

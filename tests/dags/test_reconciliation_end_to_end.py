@@ -18,10 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
 from tests.webhook_server import Webhook, running_webhook
+from zairyu_sync.arrow_memory import ARROW_POOL_ENV
 from zairyu_sync.erp_sample import (
     SampleErp,
     expected_situations,
@@ -217,8 +219,12 @@ def test_dag_run_lands_seeded_discrepancies_and_counts_add_up(
     assert isinstance(warehouse, Path) and isinstance(mail, LocalMailServer)
     assert isinstance(sample, SampleErp)
 
+    pa.set_memory_pool(pa.system_memory_pool())  # whatever ran before, the tasks choose again
     assert _run_dag() == "success"
     world["first_run"] = True
+    # dag.test() runs the tasks in this process: they made jemalloc Arrow's pool (ADR 0014)
+    if ARROW_POOL_ENV not in os.environ:
+        assert pa.default_memory_pool().backend_name == "jemalloc"
     # the roster ran in shards, one mapped task instance per shard and stage
     mapped = _task_instances()
     for task_id in ("extract", "validate", "reconcile"):

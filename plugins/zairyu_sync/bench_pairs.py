@@ -34,7 +34,6 @@ import hashlib
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +47,7 @@ import sqlalchemy as sa
 
 from zairyu_sync import __version__
 from zairyu_sync.arrow_memory import use_data_stage_memory_pool
+from zairyu_sync.bench_child import run_module
 from zairyu_sync.load import (
     RunRecord,
     apply_migrations,
@@ -167,7 +167,8 @@ def time_pairs(baseline: Baseline, inputs_dir: Path, *, pairs: int) -> dict[str,
 
     Raises:
         ValueError: fewer than one pair.
-        RuntimeError: a timed process failed, or the two sides produced different outputs.
+        ChildProcessError: a timed process failed.
+        RuntimeError: the two sides produced different outputs.
     """
     if pairs < 1:
         raise ValueError(f"pairs must be at least 1, got {pairs}")
@@ -213,21 +214,8 @@ def _time_in_a_fresh_process(side: str, inputs_dir: Path) -> dict[str, Any]:
     """One timed call of ``side`` in a new interpreter (this module's ``__main__``)."""
     with tempfile.TemporaryDirectory(prefix="zairyu-bench-pair-") as tmp:
         result_path = Path(tmp) / "timing.json"
-        completed = subprocess.run(  # noqa: S603 - this interpreter, this module, our files
-            [
-                sys.executable,
-                "-m",
-                "zairyu_sync.bench_pairs",
-                side,
-                str(inputs_dir),
-                str(result_path),
-            ],
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(f"the timed {side} failed (exit status {completed.returncode})")
-        timing: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
-        return timing
+        arguments = [side, str(inputs_dir), str(result_path)]
+        return run_module("zairyu_sync.bench_pairs", arguments, result_path)
 
 
 def _timed_call(side: str, inputs_dir: Path, scratch: Path) -> dict[str, Any]:

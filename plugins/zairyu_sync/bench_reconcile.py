@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ import sqlalchemy as sa
 
 from zairyu_sync.arrow_memory import use_data_stage_memory_pool
 from zairyu_sync.bench import peak_rss_mb
+from zairyu_sync.bench_child import run_module
 from zairyu_sync.config import PolicySettings
 
 if TYPE_CHECKING:
@@ -593,17 +593,8 @@ def run_reconcile_benchmark(
 
 def _time_in_a_fresh_process(task_dir: Path, repeats: int) -> dict[str, Any]:
     """:func:`time_reconcile` of :func:`load_task_inputs` in a new interpreter (this module)."""
-    result_path = task_dir / "timing.json"
-    result_path.unlink(missing_ok=True)
-    completed = subprocess.run(  # noqa: S603 - this interpreter, this module, our files
-        [sys.executable, "-m", "zairyu_sync.bench_reconcile", str(task_dir), str(repeats)],
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the timed reconcile failed (exit status {completed.returncode})")
-    report: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
-    result_path.unlink()
-    return report
+    arguments = [str(task_dir), str(repeats)]
+    return run_module("zairyu_sync.bench_reconcile", arguments, task_dir / "timing.json")
 
 
 def _child_main(argv: list[str]) -> None:

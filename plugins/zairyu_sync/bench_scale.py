@@ -32,7 +32,6 @@ import os
 import random
 import re
 import secrets
-import subprocess
 import sys
 import tempfile
 import threading
@@ -52,6 +51,7 @@ import sqlalchemy as sa
 from zairyu_sync import __version__
 from zairyu_sync.arrow_memory import use_data_stage_memory_pool
 from zairyu_sync.bench import StageTiming, peak_rss_mb, postgres_schema as _bench_schema
+from zairyu_sync.bench_child import run_module
 from zairyu_sync.bench_machine import describe_machine
 from zairyu_sync.canonical import ISA_APPLICATION_COLUMNS
 from zairyu_sync.config import PolicySettings
@@ -670,23 +670,11 @@ def _run_child(root: Path, arguments: Mapping[str, Any]) -> dict[str, Any]:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(dict(arguments), handle)
     try:
-        completed = subprocess.run(  # noqa: S603 - this interpreter, this module, our files
-            [
-                sys.executable,
-                "-m",
-                "zairyu_sync.bench_scale",
-                str(arguments_path),
-                str(result_path),
-            ],
-            check=False,
+        return run_module(
+            "zairyu_sync.bench_scale", [str(arguments_path), str(result_path)], result_path
         )
-        if completed.returncode != 0:
-            raise ValidationError(f"the timed run failed (exit status {completed.returncode})")
-        result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
     finally:
         arguments_path.unlink(missing_ok=True)
-        result_path.unlink(missing_ok=True)
-    return result
 
 
 def _child_main(argv: Sequence[str]) -> None:

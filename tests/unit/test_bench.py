@@ -10,6 +10,7 @@ import pytest
 
 from zairyu_sync import bench_pairs
 from zairyu_sync.bench import format_table, run_benchmark
+from zairyu_sync.bench_child import run_module
 from zairyu_sync.rules import load_catalog
 
 pytestmark = pytest.mark.unit
@@ -127,6 +128,15 @@ def test_pairs_refuse_sides_that_disagree(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert report["ratio"] == 20.0
     with pytest.raises(ValueError, match="at least 1"):
         bench_pairs.time_pairs("rules", tmp_path, pairs=0)
+
+
+def test_a_timed_child_that_fails_is_an_error_not_a_result(tmp_path: Path) -> None:
+    result = tmp_path / "timing.json"
+    result.write_text('{"seconds": 1.0}', encoding="utf-8")  # a stale result is not read
+    arguments = ["no-such-side", str(tmp_path), str(result)]
+    with pytest.raises(ChildProcessError, match="exit status 1"):
+        run_module("zairyu_sync.bench_pairs", arguments, result)
+    assert not result.exists()
 
 
 def test_benchmark_refuses_too_small_roster(tmp_path: Path, as_of: date) -> None:

@@ -23,6 +23,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -284,8 +285,10 @@ def load_run(
         quarantine: this run's quarantined rows (see :data:`QUARANTINE_COLUMNS`).
         employees: the run's valid employees (typed or text, the canonical employee columns);
             stored tokenised and masked, never with the name, birth date or card number. An
-            iterable of frames (e.g. one per shard) is staged one frame at a time, so only one
-            is in memory. None leaves the run key's snapshot rows as they are.
+            iterable of frames (e.g. one per shard) is staged one frame at a time, so one is in
+            memory (and the next once the last chunk of one is written); it is read on a worker
+            thread, the next chunk converted while the last one is written. None leaves the run
+            key's snapshot rows as they are.
         isa_applications: the ISA applications the run saw
             (:data:`~zairyu_sync.canonical.ISA_APPLICATION_COLUMNS`, ``updated_at`` ISO 8601);
             None adds no statuses.
@@ -302,9 +305,41 @@ def load_run(
     findings = _normalise(discrepancies, FINDING_COLUMNS, "discrepancies")
     rejects = _normalise(quarantine, QUARANTINE_COLUMNS, "quarantine")
     employee_frames = [employees] if isinstance(employees, pd.DataFrame) else employees
-    statuses = None if isa_applications is None else _isa_status_table(isa_applications)
+    if isa_applications is not None:
+        _require_isa_columns(isa_applications)
     now = _utcnow()
     params = {"run_key": run.run_key, "as_of": run.as_of, "now": now}
+    # Tokenising and converting the snapshots and ISA statuses holds the GIL; the database's
+    # statements mostly do not. So they are prepared on a thread, in the order they are written,
+    # while this one runs the statements before them.
+    with ThreadPoolExecutor(1, thread_name_prefix="load-prepare") as prepare:
+        statuses = (
+            None
+            if isa_applications is None
+            else prepare.submit(_isa_status_table, isa_applications)
+        )
+        snapshots = (
+            None
+            if employee_frames is None
+            else _prefetched(prepare, _snapshot_tables(employee_frames))
+        )
+        return _load_in_one_transaction(
+            engine, run, findings, rejects, snapshots, statuses, params, native=native
+        )
+
+
+def _load_in_one_transaction(
+    engine: sa.Engine,
+    run: RunRecord,
+    findings: pd.DataFrame,
+    rejects: pd.DataFrame,
+    snapshots: Iterator[pa.Table] | None,
+    statuses: Future[pa.Table] | None,
+    params: dict[str, Any],
+    *,
+    native: bool,
+) -> LoadResult:
+    """The body of :func:`load_run`: every statement in one transaction."""
     snapshot_rows: int | None = None
     try:
         with engine.begin() as conn:
@@ -329,18 +364,18 @@ def load_run(
                 os._exit(137)
             conn.execute(sql_text("warehouse/load/delete_run_quarantine.sql"), params)
             conn.execute(sql_text("warehouse/load/insert_run_quarantine.sql"), params)
-            if employee_frames is not None:
+            if snapshots is not None:
                 conn.execute(sql_text("warehouse/load/delete_run_employee_snapshots.sql"), params)
                 snapshot_rows = _write_tables(
                     conn,
                     "employee_snapshots",
                     "employee_snapshots_frame",
-                    _snapshot_tables(employee_frames),
+                    snapshots,
                     native=native,
                     constants={"run_key": run.run_key, "as_of": run.as_of},
                 )
             if statuses is not None:
-                _stage(conn, "isa_applications", statuses, native=native)
+                _stage(conn, "isa_applications", statuses.result(), native=native)
                 conn.execute(sql_text("warehouse/load/insert_isa_application_statuses.sql"), params)
             result, open_critical = _outcome(conn, run.run_key)
             conn.execute(
@@ -380,7 +415,7 @@ def load_run(
         open_critical,
         len(rejects),
         "no" if snapshot_rows is None else snapshot_rows,
-        "no" if statuses is None else len(statuses),
+        "no" if statuses is None else statuses.result().num_rows,
         refreshed,
         inserted,
         resolved,
@@ -612,11 +647,15 @@ def _snapshot_table(employees: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(SNAPSHOT_COLUMNS))
 
 
-def _isa_status_table(isa_applications: pd.DataFrame) -> pa.Table:
-    """:func:`isa_status_frame` as an Arrow table (what the load stages)."""
+def _require_isa_columns(isa_applications: pd.DataFrame) -> None:
     missing = [column for column in _ISA_INPUT_COLUMNS if column not in isa_applications.columns]
     if missing:
         raise LoadError(f"isa_applications frame lacks columns: {missing}")
+
+
+def _isa_status_table(isa_applications: pd.DataFrame) -> pa.Table:
+    """:func:`isa_status_frame` as an Arrow table (what the load stages)."""
+    _require_isa_columns(isa_applications)
     arrays: list[pa.Array] = []
     for column in ISA_STATUS_COLUMNS[:8]:
         series = isa_applications[column]
@@ -918,6 +957,23 @@ def _snapshot_tables(frames: Iterable[pd.DataFrame]) -> Iterator[pa.Table]:
     for frame in frames:
         for start in range(0, max(len(frame), 1), _SNAPSHOT_CHUNK_ROWS):
             yield _snapshot_table(frame.iloc[start : start + _SNAPSHOT_CHUNK_ROWS])
+
+
+def _prefetched(pool: Executor, tables: Iterable[pa.Table]) -> Iterator[pa.Table]:
+    """``tables``, each next one built on ``pool`` while the caller writes the one before.
+
+    The first is started at once, before the caller asks for it.
+    """
+    items = iter(tables)
+    first = pool.submit(next, items, None)
+
+    def in_order() -> Iterator[pa.Table]:
+        pending = first
+        while (table := pending.result()) is not None:
+            pending = pool.submit(next, items, None)
+            yield table
+
+    return in_order()
 
 
 def _write_tables(

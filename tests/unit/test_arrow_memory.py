@@ -58,6 +58,10 @@ def test_the_operators_choice_is_left_alone(setting: str) -> None:
 
 
 def test_an_explicit_environment_is_read_instead_of_the_process_one() -> None:
-    current = pa.default_memory_pool().backend_name
-    assert use_data_stage_memory_pool({ARROW_POOL_ENV: "system"}) == current
-    assert pa.default_memory_pool().backend_name == current
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())  # not the pool the call would choose
+    try:
+        assert use_data_stage_memory_pool({ARROW_POOL_ENV: "mimalloc"}) == "system"
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(previous)
